@@ -1,0 +1,34 @@
+# The two set-up commands: `make run` (the MNIST example) and `make test` (lint + tests).
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+RUN_ARGS ?=
+
+.PHONY: run test lint bench graph-svg clean
+
+$(PYTHON):
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(PYTHON)
+	$(PYTHON) -m pip install -e ".[plot]"
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PYTHON)
+	$(PYTHON) -m pip install -e ".[dev,plot]"
+	touch $@
+
+run: $(VENV)/.installed-run
+	$(PYTHON) examples/mnist.py $(RUN_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+test: lint
+	$(PYTHON) -m pytest
+
+bench: $(VENV)/.installed-dev
+	$(PYTHON) benchmarks/bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,233 @@
+"""The autograd engine: the :class:`Function` base class, its registry, and the backward walk.
+
+Every differentiable operation is a subclass of :class:`Function` with a ``forward`` (numpy in,
+numpy out) and a ``backward`` (upstream gradient in, one gradient per input out) side by side.
+``Function.apply`` runs ``forward`` and, when recording, makes the op object itself the graph
+node that links the output tensor to its inputs. :func:`backward_pass` walks those nodes in
+reverse topological order without recursion, sums fan-out gradients, undoes broadcasting in
+one place (:func:`unbroadcast`), and frees what the ops saved for backward.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from tinygrad_cnn.grad_mode import is_grad_enabled
+
+if TYPE_CHECKING:
+    from tinygrad_cnn.tensor import Tensor
+
+# Attributes of a node that describe the graph (kept after backward, so it can still be drawn);
+# everything else an op stores on ``self`` is a saved array and is freed after backward.
+_STRUCTURE = frozenset({"inputs", "attrs", "needs_input_grad", "released", "summed_axes"})
+
+
+class Function:
+    """Base class of every recorded operation; the instance is the graph node.
+
+    Subclasses implement ``forward(*arrays, **attrs) -> ndarray`` and
+    ``backward(grad) -> tuple`` (one gradient or ``None`` per input, each the shape of the
+    *output's* broadcast of that input or of the input itself: the engine sums broadcast axes
+    back). Defining a subclass registers it under ``name`` (default: the lower-cased class
+    name); pass ``register=False`` for throwaway ops, e.g. in tests.
+
+    Attributes
+    ----------
+    inputs : tuple of Tensor
+        The tensors the op was applied to, in order.
+    attrs : dict
+        Keyword attributes of the op (``stride``, ``axis`` ...), shown by the graph renderer.
+    needs_input_grad : tuple of bool
+        Whether each input needs a gradient; ``backward`` may skip work for the others.
+    summed_axes : tuple
+        After backward: for each input, the axes its gradient was summed over to undo
+        broadcasting (empty when none), for the renderer's backward view.
+    """
+
+    registry: ClassVar[dict[str, type[Function]]] = {}
+    name: ClassVar[str]
+
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__.lower()
+        if register:
+            if cls.name in Function.registry:
+                raise TypeError(f"an op named {cls.name!r} is already registered")
+            Function.registry[cls.name] = cls
+
+    def __init__(self, inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> None:
+        self.inputs = inputs
+        self.attrs = attrs
+        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        self.released = False
+        self.summed_axes: tuple[tuple[int, ...], ...] = ()
+
+    def forward(self, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
+        """Compute the output from the inputs' arrays; save on ``self`` what backward needs."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        """Return the gradient of each input given the gradient of the output."""
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **attrs: Any) -> Tensor:
+        """Run the op on tensors and, when any input requires grad, record it in the graph.
+
+        Parameters
+        ----------
+        *inputs : Tensor
+            The op's tensor inputs.
+        **attrs
+            The op's attributes, passed to ``forward`` as keyword arguments.
+
+        Returns
+        -------
+        Tensor
+            The output; its ``_ctx`` is this op's node when recorded, else ``None``.
+        """
+        for position, value in enumerate(inputs):
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"{cls.name}: input {position} must be a Tensor, got {type(value).__name__}"
+                )
+        node = cls(inputs, attrs)
+        data = node.forward(*(t.data for t in inputs), **attrs)
+        if is_grad_enabled() and any(node.needs_input_grad):
+            return Tensor._from_op(data, node)
+        return Tensor._from_op(data, None)
+
+    def release(self) -> None:
+        """Free the arrays saved for backward, keeping the graph structure (for drawing)."""
+        for key in [k for k in self.__dict__ if k not in _STRUCTURE]:
+            del self.__dict__[key]
+        self.released = True
+
+    def __repr__(self) -> str:
+        attrs = " ".join(f"{k}={v}" for k, v in self.attrs.items())
+        return f"<{self.name}{' ' + attrs if attrs else ''}>"
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, to give ``shape``.
+
+    Parameters
+    ----------
+    grad : ndarray
+        Gradient with the broadcast shape.
+    shape : tuple of int
+        The shape of the input that was broadcast.
+
+    Returns
+    -------
+    grad : ndarray
+        The gradient reduced to ``shape``.
+    axes : tuple of int
+        The axes of ``grad`` that were summed (empty when nothing was broadcast).
+
+    Raises
+    ------
+    ValueError
+        When ``grad`` cannot be a broadcast of ``shape``.
+    """
+    if grad.shape == shape:
+        return grad, ()
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to shape {shape}")
+    stretched = tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+    )
+    for i, n in enumerate(shape):
+        if n != 1 and grad.shape[extra + i] != n:
+            raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to shape {shape}")
+    axes = tuple(range(extra)) + stretched
+    reduced = grad.sum(axis=axes, keepdims=True) if axes else grad
+    return reduced.reshape(shape), axes
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors of the graph behind ``root``, every input before the tensors made from it.
+
+    An iterative depth-first search (no recursion, so a 100,000-op chain is fine).
+    """
+    order: list[Tensor] = []
+    visited: set[int] = {id(root)}
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        stack.append((tensor, True))
+        if tensor._ctx is not None:
+            for parent in tensor._ctx.inputs:
+                if id(parent) not in visited:
+                    visited.add(id(parent))
+                    stack.append((parent, False))
+    return order
+
+
+def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
+    """Add ``grad`` into ``tensor.grad`` (a private copy the first time, then in place)."""
+    if tensor.grad is None:
+        tensor.grad = np.array(grad, dtype=tensor.data.dtype, copy=True)
+    else:
+        tensor.grad += grad
+
+
+def backward_pass(
+    root: Tensor, grad: np.ndarray, retain_graph: bool = False, retain_grads: bool = False
+) -> None:
+    """Propagate ``grad`` (d root / d root) to every tensor behind ``root`` that requires grad.
+
+    Leaves (tensors with no op) accumulate into ``.grad``; so do intermediate tensors when
+    ``retain_grads`` is set or their ``retain_grad()`` was called. Each op's gradient is
+    released as soon as all of its consumers have contributed to it.
+    """
+    order = topological_order(root)
+    for tensor in order:
+        if tensor._ctx is not None and tensor._ctx.released:
+            raise RuntimeError(
+                "backward through a graph whose saved arrays were already freed: pass "
+                "retain_graph=True to the first backward() to run backward twice"
+            )
+    pending: dict[int, np.ndarray] = {id(root): grad}
+    for tensor in reversed(order):
+        upstream = pending.pop(id(tensor), None)
+        if upstream is None:
+            continue
+        node = tensor._ctx
+        if node is None or retain_grads or tensor._retains_grad:
+            _accumulate(tensor, upstream)
+        if node is None:
+            continue
+        input_grads = node.backward(upstream)
+        if not isinstance(input_grads, tuple) or len(input_grads) != len(node.inputs):
+            raise TypeError(
+                f"{node.name}.backward must return a tuple of {len(node.inputs)} gradients, "
+                f"got {type(input_grads).__name__}"
+            )
+        summed: list[tuple[int, ...]] = []
+        for parent, needed, g in zip(node.inputs, node.needs_input_grad, input_grads, strict=True):
+            if not needed or g is None:
+                summed.append(())
+                continue
+            g, axes = unbroadcast(np.asarray(g), parent.shape)
+            summed.append(axes)
+            if g.dtype != parent.data.dtype:
+                raise TypeError(
+                    f"{node.name}.backward returned a {g.dtype} gradient for a "
+                    f"{parent.data.dtype} input of shape {parent.shape}"
+                )
+            previous = pending.get(id(parent))
+            pending[id(parent)] = g if previous is None else previous + g
+        node.summed_axes = tuple(summed)
+        if not retain_graph:
+            node.release()
+
+
+from tinygrad_cnn.tensor import Tensor  # noqa: E402  (Tensor's methods apply Functions: a cycle)

@@ -1,0 +1,233 @@
+"""Elementwise ops: arithmetic with numpy broadcasting, and the unary functions.
+
+Each ``backward`` returns gradients in the broadcast (output) shape; the engine sums them back
+to each input's shape. ``a`` and ``b`` name the inputs, ``out`` the output, ``g`` the upstream
+gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_cnn.function import Function
+
+
+class _Binary(Function, register=False):
+    """Shared input check of the two-input elementwise ops."""
+
+    def check(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Raise ValueError when ``a`` and ``b`` cannot be broadcast together."""
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(
+                f"{self.name}: shapes {a.shape} and {b.shape} cannot be broadcast together"
+            ) from None
+
+
+class Add(_Binary):
+    """out = a + b."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.check(a, b)
+        return a + b
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return g, g
+
+
+class Sub(_Binary):
+    """out = a - b."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.check(a, b)
+        return a - b
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class Mul(_Binary):
+    """out = a * b; d/da = b, d/db = a."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.check(a, b)
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        need_a, need_b = self.needs_input_grad
+        return (g * self.b if need_a else None), (g * self.a if need_b else None)
+
+
+class Div(_Binary):
+    """out = a / b; d/da = 1 / b, d/db = -a / b**2."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.check(a, b)
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        need_a, need_b = self.needs_input_grad
+        grad_a = g / self.b if need_a else None
+        grad_b = -g * self.a / (self.b * self.b) if need_b else None
+        return grad_a, grad_b
+
+
+class Pow(_Binary):
+    """out = a ** b for a tensor exponent; d/da = b a**(b-1), d/db = out log(a) (a > 0)."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.check(a, b)
+        self.a, self.b = a, b
+        self.out = a**b
+        return self.out
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        need_a, need_b = self.needs_input_grad
+        grad_a = g * self.b * self.a ** (self.b - 1) if need_a else None
+        grad_b = g * self.out * np.log(self.a) if need_b else None
+        return grad_a, grad_b
+
+
+class PowScalar(Function):
+    """out = a ** exponent for a Python number; d/da = exponent * a**(exponent - 1)."""
+
+    name = "pow_scalar"
+
+    def forward(self, a: np.ndarray, *, exponent: float) -> np.ndarray:
+        self.a = a
+        return a**exponent
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        exponent = self.attrs["exponent"]
+        return (g * exponent * self.a ** (exponent - 1),)
+
+
+class Maximum(_Binary):
+    """out = max(a, b) elementwise. Where a == b the gradient is split equally (as PyTorch)."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.check(a, b)
+        self.a, self.b = a, b
+        return np.maximum(a, b)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        share_a = (self.a > self.b) + 0.5 * (self.a == self.b)
+        return g * share_a.astype(g.dtype), g * (1 - share_a).astype(g.dtype)
+
+
+class Minimum(_Binary):
+    """out = min(a, b) elementwise. Where a == b the gradient is split equally (as PyTorch)."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.check(a, b)
+        self.a, self.b = a, b
+        return np.minimum(a, b)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        share_a = (self.a < self.b) + 0.5 * (self.a == self.b)
+        return g * share_a.astype(g.dtype), g * (1 - share_a).astype(g.dtype)
+
+
+class Neg(Function):
+    """out = -a."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return -a
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (-g,)
+
+
+class Exp(Function):
+    """out = e**a; d/da = out."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.out = np.exp(a)
+        return self.out
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (g * self.out,)
+
+
+class Log(Function):
+    """out = ln(a); d/da = 1 / a. Non-positive inputs give NaN/-inf, as in numpy."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.a = a
+        return np.log(a)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (g / self.a,)
+
+
+class Sqrt(Function):
+    """out = sqrt(a); d/da = 1 / (2 out)."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.out = np.sqrt(a)
+        return self.out
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (g / (2 * self.out),)
+
+
+class Relu(Function):
+    """out = max(a, 0); d/da = 1 where a > 0, else 0 (so the gradient at exactly 0 is 0)."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.positive = a > 0
+        return a * self.positive
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (g * self.positive,)
+
+
+class Tanh(Function):
+    """out = tanh(a); d/da = 1 - out**2."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.out = np.tanh(a)
+        return self.out
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (g * (1 - self.out * self.out),)
+
+
+class Sigmoid(Function):
+    """out = 1 / (1 + e**-a), computed without overflow; d/da = out (1 - out)."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        # exp of a non-positive number never overflows: use e**a / (1 + e**a) for a < 0.
+        e = np.exp(-np.abs(a))
+        self.out = np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        return self.out
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (g * self.out * (1 - self.out),)
+
+
+class Abs(Function):
+    """out = |a|; d/da = sign(a) (0 at a == 0)."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        self.sign = np.sign(a)
+        return np.abs(a)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (g * self.sign,)
+
+
+class Cast(Function):
+    """out = a converted to ``dtype``; the gradient is converted back to a's dtype."""
+
+    def forward(self, a: np.ndarray, *, dtype: Any) -> np.ndarray:
+        self.input_dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (g.astype(self.input_dtype),)

@@ -1,0 +1,144 @@
+"""Softmax, log-softmax and the fused softmax cross-entropy loss, all numerically stable.
+
+Stability comes from subtracting the row maximum before ``exp`` (log-sum-exp), so logits of
+any magnitude give finite results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_cnn.function import Function
+from tinygrad_cnn.tensor import Tensor
+
+
+def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """out = x - logsumexp(x); d/dx: g - softmax(x) * sum(g)."""
+
+    name = "log_softmax"
+
+    def forward(self, x: np.ndarray, *, axis: int) -> np.ndarray:
+        self.out = _log_softmax(x, axis)
+        return self.out
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        axis = self.attrs["axis"]
+        return (g - np.exp(self.out) * g.sum(axis=axis, keepdims=True),)
+
+
+class Softmax(Function):
+    """out = exp(x) / sum(exp(x)); d/dx: out * (g - sum(g * out))."""
+
+    def forward(self, x: np.ndarray, *, axis: int) -> np.ndarray:
+        self.out = np.exp(_log_softmax(x, axis))
+        return self.out
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        out, axis = self.out, self.attrs["axis"]
+        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+
+
+class CrossEntropy(Function):
+    """loss[n] = -log softmax(logits[n])[labels[n]], reduced by ``reduction``.
+
+    d loss[n] / d logits[n] = softmax(logits[n]) - onehot(labels[n]); the labels get no
+    gradient.
+    """
+
+    name = "cross_entropy"
+
+    def forward(self, logits: np.ndarray, labels: np.ndarray, *, reduction: str) -> np.ndarray:
+        log_probs = _log_softmax(logits, axis=1)
+        self.log_probs, self.labels = log_probs, labels
+        losses = -log_probs[np.arange(len(labels)), labels]
+        if reduction == "mean":
+            return np.asarray(losses.mean())
+        if reduction == "sum":
+            return np.asarray(losses.sum())
+        return losses
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray, None]:
+        n = len(self.labels)
+        grad = np.exp(self.log_probs)
+        grad[np.arange(n), self.labels] -= 1
+        reduction = self.attrs["reduction"]
+        if reduction == "mean":
+            grad *= g / n
+        elif reduction == "sum":
+            grad *= g
+        else:
+            grad *= g[:, None]
+        return grad, None
+
+
+def _check_axis(op: str, x: Tensor, axis: int) -> int:
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{op}: input must be floating point, got {x.dtype}")
+    return int(axis) % x.ndim
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``log(softmax(x))`` along ``axis``, stable for logits of any size."""
+    return LogSoftmax.apply(x, axis=_check_axis("log_softmax", x, axis))
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis``; each slice sums to 1."""
+    return Softmax.apply(x, axis=_check_axis("softmax", x, axis))
+
+
+def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy between logits and integer class labels.
+
+    Parameters
+    ----------
+    logits : Tensor, shape (N, K)
+        Unnormalised class scores.
+    labels : Tensor, ndarray or sequence of int, shape (N,)
+        The true class of each row, in ``[0, K)``.
+    reduction : {'mean', 'sum', 'none'}
+        Average or sum the N losses, or return them all.
+
+    Returns
+    -------
+    Tensor
+        A scalar, or shape (N,) when ``reduction='none'``.
+    """
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"cross_entropy: logits must be a Tensor, got {type(logits).__name__}")
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must have shape (N, K), got shape {logits.shape}")
+    if not np.issubdtype(logits.dtype, np.floating):
+        raise TypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(
+            f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+        )
+    if labels is None:
+        raise TypeError("cross_entropy: labels must be integers of shape (N,), got None")
+    label_array = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    if not np.issubdtype(label_array.dtype, np.integer):
+        raise TypeError(f"cross_entropy: labels must be integers, got dtype {label_array.dtype}")
+    n, k = logits.shape
+    if label_array.shape != (n,):
+        raise ValueError(
+            f"cross_entropy: labels must have shape ({n},) to match logits {logits.shape}, "
+            f"got {label_array.shape}"
+        )
+    if n == 0:
+        raise ValueError("cross_entropy: logits must contain at least one row, got shape (0, K)")
+    if label_array.size and (label_array.min() < 0 or label_array.max() >= k):
+        bad = label_array[(label_array < 0) | (label_array >= k)][0]
+        raise ValueError(f"cross_entropy: labels must be in [0, {k}), got {bad}")
+    return CrossEntropy.apply(logits, Tensor(label_array), reduction=reduction)

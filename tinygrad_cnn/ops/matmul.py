@@ -1,0 +1,74 @@
+"""Matrix product with numpy's rules: batched and broadcast operands, 1-D vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_cnn.function import Function
+from tinygrad_cnn.tensor import Tensor
+
+
+class Matmul(Function):
+    """out = a @ b.
+
+    With ``A`` and ``B`` the operands promoted to matrices (a 1-D ``a`` becomes ``(1, k)``, a
+    1-D ``b`` becomes ``(k, 1)``): dA = g @ B^T and dB = A^T @ g, then the promoted axis is
+    dropped again; the engine sums broadcast batch axes back.
+    """
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.a, self.b = a, b
+        return np.asarray(np.matmul(a, b))
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        a, b = self.a, self.b
+        need_a, need_b = self.needs_input_grad
+        matrix_a = a[None, :] if a.ndim == 1 else a
+        matrix_b = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = np.matmul(g, np.swapaxes(matrix_b, -1, -2))
+            if a.ndim == 1:
+                grad_a = grad_a[..., 0, :]
+        if need_b:
+            grad_b = np.matmul(np.swapaxes(matrix_a, -1, -2), g)
+            if b.ndim == 1:
+                grad_b = grad_b[..., 0]
+        return grad_a, grad_b
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product ``a @ b`` following ``numpy.matmul``.
+
+    Parameters
+    ----------
+    a : Tensor, shape (..., n, k) or (k,)
+    b : Tensor, shape (..., k, m) or (k,)
+
+    Returns
+    -------
+    Tensor, shape (..., n, m) with the batch axes broadcast (1-D axes dropped as in numpy).
+    """
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(
+            f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}"
+        )
+    inner_a = a.shape[-1]
+    inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if inner_a != inner_b:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} are not aligned: {inner_a} != {inner_b}"
+        )
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast"
+        ) from None
+    if a.dtype != b.dtype:
+        raise TypeError(f"matmul: operands must share one dtype, got {a.dtype} and {b.dtype}")
+    return Matmul.apply(a, b)

@@ -1,0 +1,469 @@
+"""The :class:`Tensor`: a numpy array that remembers the op that made it.
+
+A tensor holds ``data`` (an ``ndarray``), ``grad`` (filled by ``backward()``), ``requires_grad``
+and ``_ctx``, the :class:`~tinygrad_cnn.function.Function` node that produced it (``None`` for
+leaves). Every method below is a thin wrapper that calls an op's ``apply``; the maths of each
+op lives in ``tinygrad_cnn/ops/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tinygrad_cnn.function import Function
+
+Axis = int | tuple[int, ...] | None
+Scalar = int | float | np.number
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    Parameters
+    ----------
+    data : array_like
+        The values. Python data (numbers, nested lists) becomes float32 unless ``dtype`` says
+        otherwise; numpy arrays keep their dtype (float64 stays float64, integer labels stay
+        integers). The array is not copied when it already has the right dtype.
+    requires_grad : bool, default False
+        Record operations on this tensor so ``backward()`` can compute its gradient.
+    dtype : numpy dtype, optional
+        Convert the data to this dtype.
+    name : str, optional
+        A label shown by the graph renderer (``Module`` sets parameter names such as
+        ``conv1.weight``).
+
+    Examples
+    --------
+    >>> x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    array([[2., 4.],
+           [6., 8.]], dtype=float32)
+    """
+
+    __slots__ = ("__weakref__", "_ctx", "_retains_grad", "data", "grad", "name", "requires_grad")
+    # Make numpy defer to Tensor's reflected operators (``ndarray + Tensor`` gives a Tensor).
+    __array_ufunc__ = None
+
+    def __init__(
+        self,
+        data: Any,
+        requires_grad: bool = False,
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> None:
+        if isinstance(data, Tensor):
+            raise TypeError("Tensor(data): data is already a Tensor; use .detach() or .numpy()")
+        if dtype is None and not isinstance(data, np.ndarray | np.generic):
+            dtype = np.float32
+        array = np.asarray(data, dtype=dtype)
+        if array.dtype == object:
+            raise TypeError(f"Tensor(data): expected numbers, got an array of {type(data)}")
+        if requires_grad and not np.issubdtype(array.dtype, np.floating):
+            raise TypeError(
+                f"Tensor(requires_grad=True): only floating-point tensors can require grad, "
+                f"got dtype {array.dtype}"
+            )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor(name=...): expected a str, got {type(name).__name__}")
+        self.data: np.ndarray = array
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self._ctx: Function | None = None
+        self._retains_grad = False
+
+    @classmethod
+    def _from_op(cls, data: np.ndarray, ctx: Function | None) -> Tensor:
+        """Wrap an op's output without re-validating it (the hot path of every op)."""
+        out = cls.__new__(cls)
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
+        out.grad = None
+        out.requires_grad = ctx is not None
+        out.name = None
+        out._ctx = ctx
+        out._retains_grad = False
+        return out
+
+    # ----------------------------------------------------------------- constructors
+    @classmethod
+    def zeros(cls, *shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+        """A tensor of zeros of the given shape."""
+        return cls(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+    @classmethod
+    def ones(cls, *shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+        """A tensor of ones of the given shape."""
+        return cls(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+    @classmethod
+    def randn(
+        cls,
+        *shape: int,
+        seed: int | np.random.Generator | None = None,
+        dtype: Any = np.float32,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        """Standard normal samples of the given shape (``seed`` makes them reproducible)."""
+        rng = np.random.default_rng(seed)
+        data = rng.standard_normal(_shape_arg(shape)).astype(dtype)
+        return cls(data, requires_grad=requires_grad)
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of ``data``."""
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions."""
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The numpy dtype of ``data``."""
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        """The number of elements."""
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True when no recorded op made this tensor (inputs and parameters)."""
+        return self._ctx is None
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - numpy's and PyTorch's name
+        """The tensor with its axes reversed."""
+        return self.transpose()
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
+        parts = [body]
+        if self.dtype != np.float32:
+            parts.append(f"dtype={self.dtype}")
+        if self._ctx is not None:
+            parts.append(f"op={self._ctx.name}")
+        elif self.requires_grad:
+            parts.append("requires_grad=True")
+        if self.name:
+            parts.append(f"name={self.name!r}")
+        return f"Tensor({', '.join(parts)})"
+
+    # ----------------------------------------------------------------- autograd
+    def backward(
+        self,
+        grad: Any = None,
+        retain_graph: bool = False,
+        retain_grads: bool = False,
+    ) -> None:
+        """Compute the gradient of this tensor with respect to every tensor that led to it.
+
+        Parameters
+        ----------
+        grad : array_like, optional
+            The upstream gradient, shape ``self.shape``. Required unless this tensor is a
+            scalar (then it is 1).
+        retain_graph : bool, default False
+            Keep the arrays ops saved for backward, so ``backward`` can run again.
+        retain_grads : bool, default False
+            Also store ``.grad`` on intermediate tensors (leaves always get one), e.g. to
+            draw gradient statistics with ``draw(..., values=True)``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not require grad; create its inputs with "
+                "requires_grad=True (and outside no_grad())"
+            )
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(
+                    f"backward(): output of shape {self.shape} is not a scalar; pass the "
+                    f"upstream gradient, e.g. backward(np.ones({self.shape}))"
+                )
+            upstream = np.ones(self.shape, dtype=self.dtype)
+        else:
+            if isinstance(grad, Tensor):
+                grad = grad.data
+            upstream = np.asarray(grad, dtype=self.dtype)
+            if upstream.shape != self.shape:
+                raise ValueError(
+                    f"backward(): upstream gradient has shape {upstream.shape}, expected the "
+                    f"output's shape {self.shape}"
+                )
+        backward_pass(self, upstream, retain_graph=retain_graph, retain_grads=retain_grads)
+
+    def retain_grad(self) -> Tensor:
+        """Keep this intermediate tensor's ``.grad`` after ``backward()``; returns self."""
+        self._retains_grad = True
+        return self
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``grad = None``)."""
+        self.grad = None
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this data, cut from the graph (requires no grad)."""
+        return Tensor._from_op(self.data, None)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place on a leaf; returns self."""
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_(): only leaf tensors can change requires_grad")
+        if requires_grad and not np.issubdtype(self.dtype, np.floating):
+            raise TypeError(f"requires_grad_(): dtype {self.dtype} cannot require grad")
+        self.requires_grad = requires_grad
+        return self
+
+    # ----------------------------------------------------------------- conversion
+    def numpy(self) -> np.ndarray:
+        """The underlying array (not a copy)."""
+        return self.data
+
+    def item(self) -> float | int:
+        """The value of a one-element tensor as a Python number."""
+        if self.size != 1:
+            raise ValueError(f"item(): expected a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        """The data as nested Python lists."""
+        return self.data.tolist()
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Cast to ``dtype`` (differentiable: the gradient is cast back)."""
+        target = np.dtype(dtype)
+        if target == self.dtype:
+            return self
+        return ops.Cast.apply(self, dtype=target)
+
+    def float(self) -> Tensor:
+        """Cast to float32."""
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        """Cast to float64."""
+        return self.astype(np.float64)
+
+    def argmax(self, axis: int | None = None) -> Tensor:
+        """Indices of the maxima along ``axis`` (not differentiable)."""
+        return Tensor(np.argmax(self.data, axis=axis))
+
+    # ----------------------------------------------------------------- operators
+    def _operands(self, other: Any) -> tuple[Tensor, Tensor]:
+        """Turn ``other`` into a tensor and bring both to one dtype.
+
+        Python and numpy scalars take this tensor's dtype (as in PyTorch, a scalar never
+        upcasts). Two tensors of different dtypes meet at the wider float dtype (an integer
+        tensor takes the float one's), through a recorded ``cast`` the graph shows.
+        """
+        if not isinstance(other, Tensor):
+            if isinstance(other, int | float | np.generic):
+                return self, Tensor(np.asarray(other, dtype=self.dtype))
+            other = Tensor(other)
+        if other.dtype == self.dtype:
+            return self, other
+        floats = [d for d in (self.dtype, other.dtype) if np.issubdtype(d, np.floating)]
+        common = np.result_type(*floats) if floats else np.dtype(np.float32)
+        return self.astype(common), other.astype(common)
+
+    def __add__(self, other: Any) -> Tensor:
+        return ops.Add.apply(*self._operands(other))
+
+    def __radd__(self, other: Any) -> Tensor:
+        a, b = self._operands(other)
+        return ops.Add.apply(b, a)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(*self._operands(other))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        a, b = self._operands(other)
+        return ops.Sub.apply(b, a)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.Mul.apply(*self._operands(other))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        a, b = self._operands(other)
+        return ops.Mul.apply(b, a)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(*self._operands(other))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        a, b = self._operands(other)
+        return ops.Div.apply(b, a)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        return self.pow(exponent)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        a, b = self._operands(base)
+        return ops.Pow.apply(b, a)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.matmul(*self._operands(other))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        a, b = self._operands(other)
+        return ops.matmul(b, a)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index)
+
+    # ----------------------------------------------------------------- elementwise
+    def pow(self, exponent: Any) -> Tensor:
+        """``self ** exponent``: a scalar exponent is an attribute, a tensor one an input."""
+        if isinstance(exponent, int | float) and not isinstance(exponent, bool):
+            return ops.PowScalar.apply(self, exponent=exponent)
+        return ops.Pow.apply(*self._operands(exponent))
+
+    def exp(self) -> Tensor:
+        """Elementwise ``e ** x``."""
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        """Elementwise natural logarithm."""
+        return ops.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        """Elementwise square root."""
+        return ops.Sqrt.apply(self)
+
+    def relu(self) -> Tensor:
+        """Elementwise ``max(x, 0)``; the gradient at 0 is 0."""
+        return ops.Relu.apply(self)
+
+    def tanh(self) -> Tensor:
+        """Elementwise hyperbolic tangent."""
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        """Elementwise ``1 / (1 + e ** -x)``."""
+        return ops.Sigmoid.apply(self)
+
+    def abs(self) -> Tensor:
+        """Elementwise absolute value; the gradient at 0 is 0."""
+        return ops.Abs.apply(self)
+
+    def maximum(self, other: Any) -> Tensor:
+        """Elementwise maximum with broadcasting; ties split the gradient equally."""
+        return ops.Maximum.apply(*self._operands(other))
+
+    def minimum(self, other: Any) -> Tensor:
+        """Elementwise minimum with broadcasting; ties split the gradient equally."""
+        return ops.Minimum.apply(*self._operands(other))
+
+    # ----------------------------------------------------------------- reductions
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (int, tuple, or None for all)."""
+        return ops.reduce_op(ops.Sum, self, axis, keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (int, tuple, or None for all)."""
+        return ops.reduce_op(ops.Mean, self, axis, keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; tied maxima share the gradient equally."""
+        return ops.reduce_op(ops.Max, self, axis, keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Minimum over ``axis``; tied minima share the gradient equally."""
+        return ops.reduce_op(ops.Min, self, axis, keepdims)
+
+    # ----------------------------------------------------------------- movement
+    def reshape(self, *shape: int) -> Tensor:
+        """The same data viewed with another shape (one entry may be -1)."""
+        return ops.reshape(self, _shape_arg(shape))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge the axes ``start_dim..end_dim`` into one."""
+        return ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, axis: int) -> Tensor:
+        """Remove the size-1 axis ``axis``."""
+        return ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        """Insert a size-1 axis at ``axis``."""
+        return ops.unsqueeze(self, axis)
+
+    def transpose(self, *axes: int) -> Tensor:
+        """Permute the axes (reverse them when none are given), like ``numpy.transpose``."""
+        return ops.permute(self, _shape_arg(axes) if axes else None)
+
+    def permute(self, *axes: int) -> Tensor:
+        """Reorder the axes: ``x.permute(0, 2, 3, 1)``."""
+        return ops.permute(self, _shape_arg(axes))
+
+    def expand(self, *shape: int) -> Tensor:
+        """Broadcast to ``shape`` (the gradient is summed back)."""
+        return ops.broadcast_to(self, _shape_arg(shape))
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        """Broadcast to ``shape`` (the gradient is summed back)."""
+        return ops.broadcast_to(self, tuple(shape))
+
+    def pad(self, pad_width: Any, value: float = 0.0) -> Tensor:
+        """Pad with a constant, ``pad_width`` as in ``numpy.pad``."""
+        return ops.pad(self, pad_width, value)
+
+    # ----------------------------------------------------------------- network ops
+    def matmul(self, other: Any) -> Tensor:
+        """Matrix product with numpy's rules (batched, broadcast, 1-D operands)."""
+        return self @ other
+
+    def conv2d(
+        self, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0
+    ) -> Tensor:
+        """2-D convolution (cross-correlation), see :func:`tinygrad_cnn.ops.conv2d`."""
+        return ops.conv2d(self, weight, bias, stride=stride, padding=padding)
+
+    def max_pool2d(self, kernel_size: Any, stride: Any = None) -> Tensor:
+        """2-D max pooling, see :func:`tinygrad_cnn.ops.max_pool2d`."""
+        return ops.max_pool2d(self, kernel_size, stride)
+
+    def avg_pool2d(self, kernel_size: Any, stride: Any = None) -> Tensor:
+        """2-D average pooling, see :func:`tinygrad_cnn.ops.avg_pool2d`."""
+        return ops.avg_pool2d(self, kernel_size, stride)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """``log(softmax(x))`` along ``axis``, computed stably."""
+        return ops.log_softmax(self, axis)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """Softmax along ``axis``, computed stably."""
+        return ops.softmax(self, axis)
+
+    def cross_entropy(self, labels: Any, reduction: str = "mean") -> Tensor:
+        """Softmax cross-entropy of logits ``(N, K)`` against integer labels ``(N,)``."""
+        return ops.cross_entropy(self, labels, reduction)
+
+
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """Accept both ``f(2, 3)`` and ``f((2, 3))``."""
+    if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+# Imported last: the ops and the engine build Tensors, so Tensor must exist first.
+from tinygrad_cnn import ops  # noqa: E402
+from tinygrad_cnn.function import backward_pass  # noqa: E402
