@@ -1,0 +1,256 @@
+"""conv2d, max_pool2d and avg_pool2d equal naive loop implementations, forward and backward.
+
+The references below follow the definitions element by element in plain Python loops (no
+im2col, no strides tricks), including their backward passes, which scatter each upstream
+gradient entry back with explicit loops. Geometries (batch, channels, image and kernel sizes,
+stride, padding, int or pair arguments, overlapping and non-square windows) are drawn by
+Hypothesis; values are float64, and max-pool inputs are a permutation of distinct values so no
+window has a tie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_cnn import Tensor, avg_pool2d, conv2d, max_pool2d
+
+Pair = tuple[int, int]
+
+
+# ---------------------------------------------------------------------- naive references
+def out_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
+    """floor((size + 2 padding - kernel) / stride) + 1."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def naive_conv2d(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Pair, padding: Pair
+) -> np.ndarray:
+    """Convolution by its definition, zero padding as out-of-range indices that are skipped.
+
+    out[n, o, i, j] = b[o] + sum over c, u, v of x[n, c, i*sh + u - ph, j*sw + v - pw] w[o, c, u, v]
+    """
+    n_images, channels, height, width = x.shape
+    n_out, _, kh, kw = w.shape
+    oh, ow = out_size(height, kh, stride[0], padding[0]), out_size(width, kw, stride[1], padding[1])
+    out = np.zeros((n_images, n_out, oh, ow))
+    for n in range(n_images):
+        for o in range(n_out):
+            for i in range(oh):
+                for j in range(ow):
+                    total = 0.0 if b is None else b[o]
+                    for c in range(channels):
+                        for u in range(kh):
+                            for v in range(kw):
+                                row = i * stride[0] + u - padding[0]
+                                col = j * stride[1] + v - padding[1]
+                                if 0 <= row < height and 0 <= col < width:
+                                    total += x[n, c, row, col] * w[o, c, u, v]
+                    out[n, o, i, j] = total
+    return out
+
+
+def naive_conv2d_backward(
+    x: np.ndarray, w: np.ndarray, g: np.ndarray, stride: Pair, padding: Pair
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients (dx, dw, db) of ``sum(g * naive_conv2d(x, w, b))``, by the chain rule per term."""
+    n_images, channels, height, width = x.shape
+    n_out, _, kh, kw = w.shape
+    _, _, oh, ow = g.shape
+    dx, dw, db = np.zeros_like(x), np.zeros_like(w), np.zeros(n_out)
+    for n in range(n_images):
+        for o in range(n_out):
+            for i in range(oh):
+                for j in range(ow):
+                    db[o] += g[n, o, i, j]
+                    for c in range(channels):
+                        for u in range(kh):
+                            for v in range(kw):
+                                row = i * stride[0] + u - padding[0]
+                                col = j * stride[1] + v - padding[1]
+                                if 0 <= row < height and 0 <= col < width:
+                                    dx[n, c, row, col] += g[n, o, i, j] * w[o, c, u, v]
+                                    dw[o, c, u, v] += g[n, o, i, j] * x[n, c, row, col]
+    return dx, dw, db
+
+
+def naive_pool_windows(x: np.ndarray, kernel: Pair, stride: Pair):
+    """Yield (n, c, i, j, [(row, col), ...]) for every pooling window, positions row-major."""
+    n_images, channels, height, width = x.shape
+    oh, ow = out_size(height, kernel[0], stride[0]), out_size(width, kernel[1], stride[1])
+    for n in range(n_images):
+        for c in range(channels):
+            for i in range(oh):
+                for j in range(ow):
+                    positions = [
+                        (i * stride[0] + u, j * stride[1] + v)
+                        for u in range(kernel[0])
+                        for v in range(kernel[1])
+                    ]
+                    yield n, c, i, j, positions
+
+
+def pooled_shape(x: np.ndarray, kernel: Pair, stride: Pair) -> tuple[int, int, int, int]:
+    n, c, h, w = x.shape
+    return n, c, out_size(h, kernel[0], stride[0]), out_size(w, kernel[1], stride[1])
+
+
+def naive_max_pool2d(
+    x: np.ndarray, g: np.ndarray | None, kernel: Pair, stride: Pair
+) -> tuple[np.ndarray, np.ndarray]:
+    """Max pooling and, for upstream ``g`` (or ones), dx: g goes to the first maximum."""
+    out = np.zeros(pooled_shape(x, kernel, stride))
+    g = np.ones_like(out) if g is None else g
+    dx = np.zeros_like(x)
+    for n, c, i, j, positions in naive_pool_windows(x, kernel, stride):
+        best = positions[0]
+        for row, col in positions[1:]:
+            if x[n, c, row, col] > x[n, c, best[0], best[1]]:
+                best = (row, col)
+        out[n, c, i, j] = x[n, c, best[0], best[1]]
+        dx[n, c, best[0], best[1]] += g[n, c, i, j]
+    return out, dx
+
+
+def naive_avg_pool2d(
+    x: np.ndarray, g: np.ndarray, kernel: Pair, stride: Pair
+) -> tuple[np.ndarray, np.ndarray]:
+    """Average pooling and dx for upstream ``g``: each window element gets g / window size."""
+    out = np.zeros(pooled_shape(x, kernel, stride))
+    dx = np.zeros_like(x)
+    for n, c, i, j, positions in naive_pool_windows(x, kernel, stride):
+        total = 0.0
+        for row, col in positions:
+            total += x[n, c, row, col]
+        out[n, c, i, j] = total / len(positions)
+        for row, col in positions:
+            dx[n, c, row, col] += g[n, c, i, j] / len(positions)
+    return out, dx
+
+
+# ---------------------------------------------------------------------- geometries
+@dataclass(frozen=True)
+class ConvCase:
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray | None
+    g: np.ndarray
+    stride: Pair
+    padding: Pair
+    stride_arg: int | Pair
+    padding_arg: int | Pair
+
+
+@dataclass(frozen=True)
+class PoolCase:
+    x: np.ndarray
+    g: np.ndarray
+    kernel: Pair
+    stride: Pair
+    kernel_arg: int | Pair
+    stride_arg: int | Pair | None
+
+
+def as_argument(draw: st.DrawFn, value: Pair) -> int | Pair:
+    """An equal pair may be passed as one int; any pair may be passed as a tuple."""
+    if value[0] == value[1] and draw(st.booleans()):
+        return value[0]
+    return value
+
+
+@st.composite
+def conv_cases(draw: st.DrawFn) -> ConvCase:
+    n, c, o = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    size = tuple(
+        draw(st.integers(max(1, kernel[d] - 2 * padding[d]), kernel[d] + 4)) for d in range(2)
+    )
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((n, c, *size))
+    w = rng.standard_normal((o, c, *kernel))
+    b = rng.standard_normal(o) if draw(st.booleans()) else None
+    oh, ow = (out_size(size[d], kernel[d], stride[d], padding[d]) for d in range(2))
+    g = rng.standard_normal((n, o, oh, ow))
+    return ConvCase(
+        x, w, b, g, stride, padding, as_argument(draw, stride), as_argument(draw, padding)
+    )
+
+
+@st.composite
+def pool_cases(draw: st.DrawFn) -> PoolCase:
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride_arg = draw(
+        st.none() | st.integers(1, 3) | st.tuples(st.integers(1, 3), st.integers(1, 3))
+    )
+    if stride_arg is None:
+        stride = kernel
+    elif isinstance(stride_arg, int):
+        stride = (stride_arg, stride_arg)
+    else:
+        stride = stride_arg
+    size = tuple(draw(st.integers(kernel[d], kernel[d] + 5)) for d in range(2))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    count = n * c * size[0] * size[1]
+    # Distinct values in a random order: no window has a tie.
+    x = (rng.permutation(count) / count - 0.5).reshape(n, c, *size)
+    g = rng.standard_normal(pooled_shape(x, kernel, stride))
+    return PoolCase(x, g, kernel, stride, as_argument(draw, kernel), stride_arg)
+
+
+def assert_close(ours: np.ndarray, reference: np.ndarray) -> None:
+    np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------- tests
+@given(conv_cases())
+def test_conv2d_equals_the_naive_loops(case: ConvCase) -> None:
+    x, w = Tensor(case.x, requires_grad=True), Tensor(case.w, requires_grad=True)
+    b = None if case.b is None else Tensor(case.b, requires_grad=True)
+    out = conv2d(x, w, b, stride=case.stride_arg, padding=case.padding_arg)
+    out.backward(case.g)
+
+    assert_close(out.numpy(), naive_conv2d(case.x, case.w, case.b, case.stride, case.padding))
+    dx, dw, db = naive_conv2d_backward(case.x, case.w, case.g, case.stride, case.padding)
+    assert_close(x.grad, dx)
+    assert_close(w.grad, dw)
+    if b is not None:
+        assert_close(b.grad, db)
+
+
+@given(pool_cases())
+def test_max_pool2d_equals_the_naive_loops(case: PoolCase) -> None:
+    x = Tensor(case.x, requires_grad=True)
+    out = max_pool2d(x, case.kernel_arg, case.stride_arg)
+    out.backward(case.g)
+    expected, dx = naive_max_pool2d(case.x, case.g, case.kernel, case.stride)
+    assert_close(out.numpy(), expected)
+    assert_close(x.grad, dx)
+
+
+@given(pool_cases())
+def test_avg_pool2d_equals_the_naive_loops(case: PoolCase) -> None:
+    x = Tensor(case.x, requires_grad=True)
+    out = avg_pool2d(x, case.kernel_arg, case.stride_arg)
+    out.backward(case.g)
+    expected, dx = naive_avg_pool2d(case.x, case.g, case.kernel, case.stride)
+    assert_close(out.numpy(), expected)
+    assert_close(x.grad, dx)
+
+
+def test_overlapping_non_square_windows_share_inputs() -> None:
+    """A fixed case the drawn ones also cover: kernel (3, 2), stride (1, 1) on a 4 x 5 image,
+    where interior elements belong to up to six windows."""
+    x = np.arange(20, dtype=np.float64).reshape(1, 1, 4, 5)
+    g = np.ones((1, 1, 2, 4))
+    tensor = Tensor(x, requires_grad=True)
+    avg_pool2d(tensor, (3, 2), 1).backward(g)
+    counts = np.array([[1, 2, 2, 2, 1], [2, 4, 4, 4, 2], [2, 4, 4, 4, 2], [1, 2, 2, 2, 1]])
+    assert_close(tensor.grad[0, 0], counts / 6)
+    assert_close(naive_avg_pool2d(x, g, (3, 2), (1, 1))[1][0, 0], counts / 6)
