@@ -1,8 +1,9 @@
-"""Convolution and pooling over NCHW images, vectorised with im2col and one BLAS matmul.
+"""Convolution and pooling over NCHW images, vectorised: no Python loop ever runs over pixels.
 
-``windows`` views every kernel-sized patch of an image through numpy strides (no copy, no
-Python loop over pixels). Backward loops only over the kh * kw kernel positions, adding one
-strided slice each (col2im), never over pixels.
+Layout: tensors are NCHW to the user (as in PyTorch), but ``conv2d`` computes in channels-last
+memory and returns an NCHW *view* of NHWC memory. numpy's elementwise ops keep that memory
+layout, so the next conv finds its input already channels-last and its im2col copy reads whole
+runs of C contiguous floats. Backward loops only over the kh * kw kernel positions.
 """
 
 from __future__ import annotations
@@ -18,35 +19,33 @@ from tinygrad_cnn.tensor import Tensor
 Pair = tuple[int, int]
 
 
-def windows(x: np.ndarray, kernel: Pair, stride: Pair, out_hw: Pair) -> np.ndarray:
-    """A strided view of all kernel windows of ``x``.
-
-    Parameters
-    ----------
-    x : ndarray, shape (N, C, H, W)
-    kernel, stride, out_hw : (int, int)
-        Kernel size, stride and the output height and width.
-
-    Returns
-    -------
-    ndarray, shape (N, C, OH, OW, kh, kw)
-        A read-only view: ``[n, c, i, j]`` is the window whose corner is ``(i*sh, j*sw)``.
-    """
-    sn, sc, sh, sw = x.strides
-    shape = (*x.shape[:2], *out_hw, *kernel)
-    strides = (sn, sc, sh * stride[0], sw * stride[1], sh, sw)
-    return as_strided(x, shape=shape, strides=strides, writeable=False)
-
-
 def _kernel_slice(offset: int, stride: int, count: int) -> slice:
     """The input positions that kernel offset ``offset`` touches over ``count`` outputs."""
     return slice(offset, offset + stride * (count - 1) + 1, stride)
 
 
+def window_slices(kernel: Pair, stride: Pair, out_hw: Pair) -> list[tuple[slice, ...]]:
+    """For each kernel position (row-major), the (N, C, OH, OW) slice of the input it covers.
+
+    ``x[window_slices(...)[p]][n, c, i, j]`` is element ``p`` of the window at ``(i*sh, j*sw)``.
+    """
+    every = slice(None)
+    return [
+        (
+            every,
+            every,
+            _kernel_slice(i, stride[0], out_hw[0]),
+            _kernel_slice(j, stride[1], out_hw[1]),
+        )
+        for i in range(kernel[0])
+        for j in range(kernel[1])
+    ]
+
+
 class Conv2d(Function):
     """out[n, o] = sum over c, i, j of x[n, c, s*y + i, s*x + j] * w[o, c, i, j] (+ bias[o]).
 
-    Forward: im2col patches (N*OH*OW, C*kh*kw) @ weight^T (C*kh*kw, O).
+    Forward (im2col): patches (N*OH*OW, kh*kw*C) @ weight^T (kh*kw*C, O), in NHWC memory.
     Backward: dW = g^T @ patches, dbias = g summed over N, OH, OW, dX = col2im(g @ W).
     """
 
@@ -59,38 +58,50 @@ class Conv2d(Function):
         stride: Pair,
         padding: Pair,
     ) -> np.ndarray:
-        n, c, _, _ = x.shape
+        n, c, h, width = x.shape
         o, _, kh, kw = w.shape
-        (ph, pw), out_hw = padding, conv_output_size(x.shape, (kh, kw), stride, padding)
+        (ph, pw), (sh, sw) = padding, stride
+        oh, ow = conv_output_size(x.shape, (kh, kw), stride, padding)
         if ph or pw:
-            x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        patches = windows(x, (kh, kw), stride, out_hw).transpose(0, 2, 3, 1, 4, 5)
-        self.patches = patches.reshape(n * out_hw[0] * out_hw[1], c * kh * kw)
-        self.w, self.padded_shape = w, x.shape
-        out = self.patches @ w.reshape(o, -1).T
+            padded = np.zeros((n, h + 2 * ph, width + 2 * pw, c), dtype=x.dtype)
+            padded[:, ph : ph + h, pw : pw + width] = x.transpose(0, 2, 3, 1)
+        else:
+            padded = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        bn, bh, bw, bc = padded.strides
+        patches = as_strided(
+            padded,
+            shape=(n, oh, ow, kh, kw, c),
+            strides=(bn, bh * sh, bw * sw, bh, bw, bc),
+            writeable=False,
+        )
+        self.patches = patches.reshape(n * oh * ow, kh * kw * c)
+        self.w_rows = w.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)
+        self.padded_shape = padded.shape
+        out = self.patches @ self.w_rows.T
         if b is not None:
             out += b
-        return out.reshape(n, *out_hw, o).transpose(0, 3, 1, 2)
+        return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        w = self.w
-        o, c, kh, kw = w.shape
+        o, c, kh, kw = self.inputs[1].shape
         n, _, oh, ow = g.shape
-        rows = g.transpose(0, 2, 3, 1).reshape(-1, o)
+        rows = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o)
         grad_x = grad_w = grad_b = None
         if self.needs_input_grad[1]:
-            grad_w = (rows.T @ self.patches).reshape(w.shape)
+            grad_w = rows.T @ self.patches
+            grad_w = np.ascontiguousarray(grad_w.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
         if len(self.inputs) == 3 and self.needs_input_grad[2]:
-            grad_b = g.sum(axis=(0, 2, 3))
+            grad_b = rows.sum(axis=0)
         if self.needs_input_grad[0]:
-            grad_patches = (rows @ w.reshape(o, -1)).reshape(n, oh, ow, c, kh, kw)
+            grad_patches = (rows @ self.w_rows).reshape(n, oh, ow, kh, kw, c)
             padded = np.zeros(self.padded_shape, dtype=g.dtype)
             (sh, sw), (ph, pw) = self.attrs["stride"], self.attrs["padding"]
             for i in range(kh):
                 for j in range(kw):
                     rows_i, cols_j = _kernel_slice(i, sh, oh), _kernel_slice(j, sw, ow)
-                    padded[:, :, rows_i, cols_j] += grad_patches[..., i, j].transpose(0, 3, 1, 2)
-            grad_x = padded[:, :, ph : padded.shape[2] - ph, pw : padded.shape[3] - pw]
+                    padded[:, rows_i, cols_j] += grad_patches[:, :, :, i, j]
+            _, hp, wp, _ = self.padded_shape
+            grad_x = padded[:, ph : hp - ph, pw : wp - pw].transpose(0, 3, 1, 2)
         return (grad_x, grad_w) if len(self.inputs) == 2 else (grad_x, grad_w, grad_b)
 
 
@@ -98,27 +109,34 @@ class MaxPool2d(Function):
     """out[n, c, i, j] = max of the window at (i*sh, j*sw).
 
     Gradient: to the FIRST maximum of each window in row-major order (as PyTorch); other
-    tied maxima get zero.
+    tied maxima get zero. Forward and backward take one pass per kernel position over
+    output-sized strided slices (no im2col copy, no argmax over a copied window axis).
     """
 
     name = "max_pool2d"
 
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
-        out_hw = conv_output_size(x.shape, kernel_size, stride, (0, 0))
-        patches = windows(x, kernel_size, stride, out_hw).reshape(*x.shape[:2], *out_hw, -1)
-        self.argmax = patches.argmax(axis=-1)
-        self.input_shape = x.shape
-        return np.take_along_axis(patches, self.argmax[..., None], axis=-1)[..., 0]
+        slices = window_slices(kernel_size, stride, conv_output_size(x.shape, kernel_size, stride))
+        out = np.array(x[slices[0]])
+        for window in slices[1:]:
+            np.maximum(out, x[window], out=out)
+        self.x, self.out = x, out
+        return out
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        (kh, kw), (sh, sw) = self.attrs["kernel_size"], self.attrs["stride"]
-        _, _, oh, ow = g.shape
-        grad = np.zeros(self.input_shape, dtype=g.dtype)
-        for position in range(kh * kw):
-            i, j = divmod(position, kw)
-            grad[:, :, _kernel_slice(i, sh, oh), _kernel_slice(j, sw, ow)] += g * (
-                self.argmax == position
-            )
+        kernel, stride = self.attrs["kernel_size"], self.attrs["stride"]
+        x, out = self.x, self.out
+        slices = window_slices(kernel, stride, out.shape[2:])
+        overlapping = stride[0] < kernel[0] or stride[1] < kernel[1]
+        grad = np.zeros_like(x, dtype=g.dtype)  # keeps x's memory layout (channels-last)
+        taken = np.zeros(out.shape, dtype=bool)
+        for window in slices:
+            first = (x[window] == out) & ~taken
+            taken |= first
+            if overlapping:
+                grad[window] += g * first
+            else:
+                np.multiply(g, first, out=grad[window])
         return (grad,)
 
 
@@ -128,23 +146,26 @@ class AvgPool2d(Function):
     name = "avg_pool2d"
 
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
-        out_hw = conv_output_size(x.shape, kernel_size, stride, (0, 0))
-        self.input_shape = x.shape
-        return windows(x, kernel_size, stride, out_hw).mean(axis=(-2, -1), dtype=x.dtype)
+        slices = window_slices(kernel_size, stride, conv_output_size(x.shape, kernel_size, stride))
+        total = np.array(x[slices[0]])
+        for window in slices[1:]:
+            total += x[window]
+        self.x = x
+        return total / np.asarray(len(slices), dtype=x.dtype)
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        (kh, kw), (sh, sw) = self.attrs["kernel_size"], self.attrs["stride"]
-        _, _, oh, ow = g.shape
-        grad = np.zeros(self.input_shape, dtype=g.dtype)
-        share = g / (kh * kw)
-        for i in range(kh):
-            for j in range(kw):
-                grad[:, :, _kernel_slice(i, sh, oh), _kernel_slice(j, sw, ow)] += share
+        kernel, stride = self.attrs["kernel_size"], self.attrs["stride"]
+        grad = np.zeros_like(self.x, dtype=g.dtype)  # keeps x's memory layout
+        share = g / np.asarray(kernel[0] * kernel[1], dtype=g.dtype)
+        for window in window_slices(kernel, stride, g.shape[2:]):
+            grad[window] += share
         return (grad,)
 
 
 # ---------------------------------------------------------------------- validation and wrappers
-def conv_output_size(shape: tuple[int, ...], kernel: Pair, stride: Pair, padding: Pair) -> Pair:
+def conv_output_size(
+    shape: tuple[int, ...], kernel: Pair, stride: Pair, padding: Pair = (0, 0)
+) -> Pair:
     """Output height and width: floor((H + 2p - k) / s) + 1, as in PyTorch."""
     return tuple((shape[2 + d] + 2 * padding[d] - kernel[d]) // stride[d] + 1 for d in range(2))
 
