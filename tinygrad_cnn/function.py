@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # Attributes of a node that describe the graph (kept after backward, so it can still be drawn);
 # everything else an op stores on ``self`` is a saved array and is freed after backward.
-_STRUCTURE = frozenset({"inputs", "attrs", "needs_input_grad", "released", "summed_axes"})
+_STRUCTURE = frozenset({"inputs", "attrs", "needs_input_grad", "released", "summed_axes", "scope"})
 
 
 class Function:
@@ -44,6 +44,9 @@ class Function:
     summed_axes : tuple
         After backward: for each input, the axes its gradient was summed over to undo
         broadcasting (empty when none), for the renderer's backward view.
+    scope : object or None
+        The module whose forward recorded this op (set by
+        :func:`tinygrad_cnn.viz.record_module_scope`), for the renderer's module view.
     """
 
     registry: ClassVar[dict[str, type[Function]]] = {}
@@ -64,6 +67,7 @@ class Function:
         self.needs_input_grad = tuple(t.requires_grad for t in inputs)
         self.released = False
         self.summed_axes: tuple[tuple[int, ...], ...] = ()
+        self.scope: Any = None
 
     def forward(self, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
         """Compute the output from the inputs' arrays; save on ``self`` what backward needs."""
@@ -149,25 +153,31 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, t
     return reduced.reshape(shape), axes
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors of the graph behind ``root``, every input before the tensors made from it.
+def topological_order(*roots: Tensor) -> list[Tensor]:
+    """Tensors of the graph behind ``roots``, every input before the tensors made from it.
 
-    An iterative depth-first search (no recursion, so a 100,000-op chain is fine).
+    An iterative depth-first search (no recursion, so a 100,000-op chain is fine). A tensor is
+    marked visited when it is expanded, not when it is pushed, so in a diamond (``c = g(b)``,
+    ``a = f(b, c)``) ``b`` still comes before ``c``. The order depends only on the graph and the
+    order of ``roots`` and of each op's inputs.
     """
     order: list[Tensor] = []
-    visited: set[int] = {id(root)}
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        stack.append((tensor, True))
-        if tensor._ctx is not None:
-            for parent in tensor._ctx.inputs:
-                if id(parent) not in visited:
-                    visited.add(id(parent))
-                    stack.append((parent, False))
+    visited: set[int] = set()
+    for root in roots:
+        stack: list[tuple[Tensor, bool]] = [(root, False)]
+        while stack:
+            tensor, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(tensor)
+                continue
+            if id(tensor) in visited:
+                continue
+            visited.add(id(tensor))
+            stack.append((tensor, True))
+            if tensor._ctx is not None:
+                for parent in reversed(tensor._ctx.inputs):
+                    if id(parent) not in visited:
+                        stack.append((parent, False))
     return order
 
 
