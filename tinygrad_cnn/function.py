@@ -19,9 +19,10 @@ from tinygrad_cnn.grad_mode import is_grad_enabled
 if TYPE_CHECKING:
     from tinygrad_cnn.tensor import Tensor
 
-# Attributes of a node that describe the graph (kept after backward, so it can still be drawn);
-# everything else an op stores on ``self`` is a saved array and is freed after backward.
-_STRUCTURE = frozenset({"inputs", "attrs", "needs_input_grad", "released", "summed_axes", "scope"})
+# Attributes of a node that describe the graph: slots, kept after backward so it can still be
+# drawn. Everything else an op stores on ``self`` lands in the instance ``__dict__``: the arrays
+# saved for backward, dropped all at once by ``release()``.
+_STRUCTURE = ("inputs", "attrs", "needs_input_grad", "released", "summed_axes", "scope")
 
 
 class Function:
@@ -49,6 +50,7 @@ class Function:
         :func:`tinygrad_cnn.viz.record_module_scope`), for the renderer's module view.
     """
 
+    __slots__ = _STRUCTURE
     registry: ClassVar[dict[str, type[Function]]] = {}
     name: ClassVar[str]
 
@@ -106,8 +108,7 @@ class Function:
 
     def release(self) -> None:
         """Free the arrays saved for backward, keeping the graph structure (for drawing)."""
-        for key in [k for k in self.__dict__ if k not in _STRUCTURE]:
-            del self.__dict__[key]
+        self.__dict__.clear()
         self.released = True
 
     def __repr__(self) -> str:
@@ -226,7 +227,11 @@ def backward_pass(
             if not needed or g is None:
                 summed.append(())
                 continue
-            g, axes = unbroadcast(np.asarray(g), parent.shape)
+            if type(g) is not np.ndarray:
+                g = np.asarray(g)
+            axes: tuple[int, ...] = ()
+            if g.shape != parent.data.shape:
+                g, axes = unbroadcast(g, parent.data.shape)
             summed.append(axes)
             if g.dtype != parent.data.dtype:
                 raise TypeError(

@@ -272,7 +272,7 @@ class Tensor:
         """
         if not isinstance(other, Tensor):
             if isinstance(other, int | float | np.generic):
-                return self, Tensor(np.asarray(other, dtype=self.dtype))
+                return self, Tensor._from_op(np.asarray(other, dtype=self.dtype), None)
             other = Tensor(other)
         if other.dtype == self.dtype:
             return self, other

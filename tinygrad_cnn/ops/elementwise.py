@@ -19,6 +19,8 @@ class _Binary(Function, register=False):
 
     def check(self, a: np.ndarray, b: np.ndarray) -> None:
         """Raise ValueError when ``a`` and ``b`` cannot be broadcast together."""
+        if a.shape == b.shape or not a.ndim or not b.ndim:
+            return  # the common cases, checked without numpy's slower shape arithmetic
         try:
             np.broadcast_shapes(a.shape, b.shape)
         except ValueError:
