@@ -1,0 +1,286 @@
+"""Pinned rules: the conventions at kinks and ties, numerical stability, and engine behaviour.
+
+Each rule is stated by the test's name and checked against a value worked out by hand (and
+against PyTorch where PyTorch has the same rule and is installed):
+
+- ``max_pool2d``: the gradient of a window goes to its first maximum in row-major order;
+- ``max``/``min`` reductions: k tied extrema each get 1/k of the gradient;
+- ``relu``, ``abs``: the derivative at 0 is 0; ``maximum``/``minimum``: ties split 0.5/0.5;
+- ``cross_entropy``/``softmax``: finite and exact for huge logits;
+- the engine: fan-out sums, unused branches get nothing, ``no_grad``, deep chains, freed
+  graphs, accumulation, upstream-gradient checks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tinygrad_cnn import (
+    Tensor,
+    cross_entropy,
+    enable_grad,
+    is_grad_enabled,
+    max_pool2d,
+    no_grad,
+    softmax,
+)
+
+
+# ---------------------------------------------------------------------- ties and kinks
+def test_max_pool2d_tie_goes_to_the_first_maximum_in_row_major_order() -> None:
+    x = Tensor(np.array([[[[1.0, 3.0], [3.0, 3.0]]]]), requires_grad=True)
+    max_pool2d(x, 2).backward(np.array([[[[5.0]]]]))
+    np.testing.assert_array_equal(x.grad[0, 0], [[0.0, 5.0], [0.0, 0.0]])
+
+    flat = Tensor(np.zeros((1, 1, 4, 4)), requires_grad=True)  # every window a 4-way tie
+    max_pool2d(flat, 2).sum().backward()
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = 1.0  # the top-left corner of each window
+    np.testing.assert_array_equal(flat.grad[0, 0], expected)
+
+
+def test_max_pool2d_ties_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 3, size=(2, 3, 7, 6)).astype(np.float64)  # many ties
+    upstream = rng.standard_normal((2, 3, 3, 5))  # kernel (3, 2), stride (2, 1): overlapping rows
+    x = Tensor(data, requires_grad=True)
+    out = max_pool2d(x, (3, 2), (2, 1))
+    out.backward(upstream)
+
+    reference = torch.tensor(data, requires_grad=True)
+    expected = torch.nn.functional.max_pool2d(reference, (3, 2), (2, 1))
+    expected.backward(torch.tensor(upstream))
+    np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())
+    np.testing.assert_allclose(x.grad, reference.grad.numpy(), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("reduction", "data", "expected"),
+    [
+        ("max", [1.0, 3.0, 3.0, 2.0], [0.0, 0.5, 0.5, 0.0]),
+        ("min", [2.0, 1.0, 5.0, 1.0, 1.0], [0.0, 1 / 3, 0.0, 1 / 3, 1 / 3]),
+        ("max", [4.0, 4.0, 4.0, 4.0], [0.25, 0.25, 0.25, 0.25]),
+    ],
+)
+def test_reduction_ties_share_the_gradient_equally(
+    reduction: str, data: list[float], expected: list[float]
+) -> None:
+    x = Tensor(np.array(data), requires_grad=True)
+    getattr(x, reduction)().backward()
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-15)
+
+
+def test_reduction_ties_with_axes_and_keepdims_match_torch_amax_amin() -> None:
+    torch = pytest.importorskip("torch")
+    data = np.random.default_rng(1).integers(0, 2, size=(3, 4, 5)).astype(np.float64)
+    upstream = np.random.default_rng(2).standard_normal((3, 1, 1))
+    for ours_name, torch_fn in (("max", torch.amax), ("min", torch.amin)):
+        x = Tensor(data, requires_grad=True)
+        getattr(x, ours_name)(axis=(1, 2), keepdims=True).backward(upstream)
+        reference = torch.tensor(data, requires_grad=True)
+        torch_fn(reference, dim=(1, 2), keepdim=True).backward(torch.tensor(upstream))
+        np.testing.assert_allclose(x.grad, reference.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_reduction_tie_rule_is_documented() -> None:
+    from tinygrad_cnn.ops import reduce
+
+    for op in (reduce.Max, reduce.Min):
+        assert "tied" in op.__doc__ and "gradient / k" in op.__doc__
+
+
+@pytest.mark.parametrize("op", ["relu", "abs"])
+def test_derivative_at_zero_is_zero(op: str) -> None:
+    x = Tensor(np.array([-2.0, 0.0, 3.0]), requires_grad=True)
+    getattr(x, op)().sum().backward()
+    expected = {"relu": [0.0, 0.0, 1.0], "abs": [-1.0, 0.0, 1.0]}[op]
+    np.testing.assert_array_equal(x.grad, expected)
+
+
+@pytest.mark.parametrize(("op", "winner_a"), [("maximum", [1.0, 0.0]), ("minimum", [0.0, 1.0])])
+def test_maximum_minimum_ties_split_the_gradient_in_half(op: str, winner_a: list[float]) -> None:
+    a = Tensor(np.array([2.0, 1.0, 3.0]), requires_grad=True)
+    b = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    getattr(a, op)(b).backward(np.array([4.0, 4.0, 4.0]))
+    np.testing.assert_array_equal(a.grad, [4 * winner_a[0], 4 * winner_a[1], 2.0])
+    np.testing.assert_array_equal(b.grad, [4 * winner_a[1], 4 * winner_a[0], 2.0])
+
+
+def test_kink_rules_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+    data = np.array([-1.0, 0.0, 0.0, 2.0])
+    other = np.array([0.0, 0.0, 1.0, 2.0])
+    for name in ("relu", "abs", "maximum", "minimum"):
+        a, b = Tensor(data, requires_grad=True), Tensor(other, requires_grad=True)
+        ta = torch.tensor(data, requires_grad=True)
+        tb = torch.tensor(other, requires_grad=True)
+        if name in ("relu", "abs"):
+            getattr(a, name)().sum().backward()
+            getattr(torch, name)(ta).sum().backward()
+        else:
+            getattr(a, name)(b).sum().backward()
+            getattr(torch, name)(ta, tb).sum().backward()
+            np.testing.assert_array_equal(b.grad, tb.grad.numpy(), err_msg=name)
+        np.testing.assert_array_equal(a.grad, ta.grad.numpy(), err_msg=name)
+
+
+# ---------------------------------------------------------------------- numerical stability
+def log_sum_exp(row: list[float]) -> float:
+    """log(sum(exp(row))) in float64, by hand: m + log(sum(exp(x - m)))."""
+    m = max(row)
+    return m + math.log(math.fsum(math.exp(v - m) for v in row))
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [(np.float64, 1e-13), (np.float32, 1e-6)])
+def test_cross_entropy_is_finite_and_exact_for_logits_near_1e4(dtype: type, rtol: float) -> None:
+    rows = [[1e4, -1e4, 0.5], [1e4, -1e4, 0.5], [1e4, -1e4, 0.5], [-1e4, -9999.0, -1e4]]
+    labels = [0, 1, 2, 0]
+    # By hand: log-sum-exp of row 0 is 1e4 (the other terms underflow), of row 3 is
+    # -9999 + log(1 + 2 e**-1); the loss is log-sum-exp minus the label's logit.
+    known = [0.0, 2e4, 1e4 - 0.5, 1.0 + math.log1p(2 * math.exp(-1.0))]
+    by_hand = [log_sum_exp(row) - row[label] for row, label in zip(rows, labels, strict=True)]
+    # by hand, adding 1e4 back costs digits (an ulp of 1e4 is 1.8e-12); the op shifts first.
+    np.testing.assert_allclose(by_hand, known, rtol=1e-15, atol=1e-11)
+
+    logits = Tensor(np.array(rows, dtype=dtype), requires_grad=True)
+    losses = cross_entropy(logits, labels, reduction="none")
+    losses.sum().backward()
+    assert losses.dtype == dtype and np.isfinite(losses.numpy()).all()
+    np.testing.assert_allclose(losses.numpy(), known, rtol=rtol, atol=1e-30)
+
+    shares = np.exp(np.array(rows[3]) - log_sum_exp(rows[3]))  # softmax of row 3
+    expected_grad = np.array([[1, 0, 0], [1, 0, 0], [1, 0, 0], shares]) - np.eye(3)[labels]
+    assert np.isfinite(logits.grad).all()
+    np.testing.assert_allclose(logits.grad, expected_grad, rtol=rtol, atol=1e-7)
+    mean = cross_entropy(logits.detach(), labels)
+    np.testing.assert_allclose(mean.item(), np.mean(known), rtol=rtol)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "rows"),
+    [
+        (np.float64, [[700.0, -700.0, 699.0, 0.0], [-700.0, -710.0, -720.0, -705.0]]),
+        (np.float64, [[710.0, 720.0, 730.0, 700.0], [1e300, -1e300, 0.0, 1.0]]),
+        (np.float32, [[100.0, 90.0, 80.0, 0.0], [1e4, -1e4, 0.0, 1e4], [-100.0, -90.0, -95.0, 0]]),
+        (np.float32, [[1e38, -1e38, 0.0, 1.0]]),
+    ],
+)
+def test_softmax_is_finite_and_sums_to_one_for_huge_logits(
+    dtype: type, rows: list[list[float]]
+) -> None:
+    rtol = 1e-6 if dtype == np.float32 else 1e-13
+    atol = 1e-37 if dtype == np.float32 else 1e-300  # float32 subnormals carry few digits
+    logits = Tensor(np.array(rows, dtype=dtype), requires_grad=True)
+    probs = softmax(logits, axis=1)
+    probs.backward(np.arange(probs.size, dtype=dtype).reshape(probs.shape))
+    assert probs.dtype == dtype
+    assert np.isfinite(probs.numpy()).all() and np.isfinite(logits.grad).all()
+    np.testing.assert_allclose(probs.numpy().sum(axis=1), 1.0, rtol=rtol)
+    stored = np.array(rows, dtype=dtype).astype(np.float64).tolist()  # the values as rounded
+    expected = [[math.exp(v - log_sum_exp(row)) for v in row] for row in stored]
+    np.testing.assert_allclose(probs.numpy(), expected, rtol=rtol, atol=atol)
+
+
+# ---------------------------------------------------------------------- graph structure
+def test_fan_out_gradients_are_summed() -> None:
+    x = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    ((x + x) * x).sum().backward()  # d/dx 2 x**2 = 4 x
+    np.testing.assert_array_equal(x.grad, [4.0, -8.0, 12.0])
+
+
+def test_diamond_with_an_unused_branch() -> None:
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    w = Tensor(np.array([7.0, 7.0]), requires_grad=True)
+    a = x * 2
+    unused = a * w  # a branch that never reaches the loss
+    loss = (a.exp() + a * 3).sum()  # a diamond: a feeds two branches that meet again
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * (np.exp(2 * x.numpy()) + 3), rtol=1e-15)
+    assert w.grad is None
+    assert unused.grad is None and a.grad is None  # intermediates keep no gradient by default
+
+
+# ---------------------------------------------------------------------- grad mode
+def test_no_grad_records_nothing() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with no_grad():
+        assert not is_grad_enabled()
+        y = (x * 2).exp().sum()
+        with enable_grad():
+            z = x * 3
+    assert is_grad_enabled()
+    assert y._ctx is None and not y.requires_grad
+    assert z._ctx is not None and z.requires_grad
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.backward()
+
+
+def test_no_grad_is_restored_after_an_exception() -> None:
+    x = Tensor(np.array([1.0]), requires_grad=True)
+    with pytest.raises(KeyError), no_grad():
+        raise KeyError("boom")
+    assert is_grad_enabled()
+    y = x * 2
+    assert y._ctx is not None and y.requires_grad
+
+
+# ---------------------------------------------------------------------- the backward walk
+def test_a_100000_op_chain_backpropagates_without_recursion() -> None:
+    x = Tensor(np.array(1.0), requires_grad=True)
+    factor, depth = 1.0 + 1e-5, 100_000
+    y = x
+    for _ in range(depth):
+        y = y * factor
+    y.backward()
+    np.testing.assert_allclose(x.grad, factor**depth, rtol=1e-9)
+
+
+def test_second_backward_through_a_freed_graph_raises() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (x * x).sum()
+    loss.backward()
+    first = x.grad.copy()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        loss.backward()
+    np.testing.assert_array_equal(x.grad, first)  # the failed call added nothing
+    with pytest.raises(RuntimeError, match="already freed"):
+        (loss * 2).backward()  # a new graph built on top of the freed one
+
+
+def test_retain_graph_allows_a_second_backward_that_accumulates() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (x * x).sum()
+    loss.backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [4.0, 8.0])
+
+
+def test_grad_accumulates_until_zero_grad() -> None:
+    x = Tensor(np.array([1.0, -1.0]), requires_grad=True)
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0 + 2.0, 3.0 - 2.0])
+    x.zero_grad()
+    assert x.grad is None
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_non_scalar_backward_needs_an_upstream_gradient() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"shape \(2, 3\) is not a scalar"):
+        (x * 2).backward()
+    (x * 2).backward(np.full((2, 3), 0.5))
+    np.testing.assert_array_equal(x.grad, np.ones((2, 3)))
+
+
+def test_wrong_upstream_gradient_shape_raises() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"upstream gradient has shape \(3, 2\).*\(2, 3\)"):
+        (x * 2).backward(np.ones((3, 2)))
+    assert x.grad is None
