@@ -192,14 +192,24 @@ def test_fan_out_gradients_are_summed() -> None:
     np.testing.assert_array_equal(x.grad, [4.0, -8.0, 12.0])
 
 
-def test_diamond_with_an_unused_branch() -> None:
+@pytest.mark.parametrize(
+    ("shape", "join", "derivative"),
+    [
+        # a = 2x feeds two branches that meet again; d/dx = 2 * d/da.
+        ("two branches", lambda a: a.exp() + a * 3, lambda a: np.exp(a) + 3),
+        ("shared input joins directly", lambda a: a + a.exp(), lambda a: 1 + np.exp(a)),
+        ("joins directly, other order", lambda a: a.exp() + a, lambda a: np.exp(a) + 1),
+        ("nested", lambda a: (a * a + a) * (a * a), lambda a: 4 * a**3 + 3 * a**2),
+    ],
+)
+def test_diamond_with_an_unused_branch(shape: str, join, derivative) -> None:
     x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
     w = Tensor(np.array([7.0, 7.0]), requires_grad=True)
     a = x * 2
     unused = a * w  # a branch that never reaches the loss
-    loss = (a.exp() + a * 3).sum()  # a diamond: a feeds two branches that meet again
+    loss = join(a).sum()
     loss.backward()
-    np.testing.assert_allclose(x.grad, 2 * (np.exp(2 * x.numpy()) + 3), rtol=1e-15)
+    np.testing.assert_allclose(x.grad, 2 * derivative(2 * x.numpy()), rtol=1e-14, err_msg=shape)
     assert w.grad is None
     assert unused.grad is None and a.grad is None  # intermediates keep no gradient by default
 

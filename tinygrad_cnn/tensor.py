@@ -272,6 +272,10 @@ class Tensor:
         """
         if not isinstance(other, Tensor):
             if isinstance(other, int | float | np.generic):
+                if isinstance(other, float | np.floating) and self.dtype.kind in "iub":
+                    # An integer tensor meets a float scalar at float32 (as in PyTorch),
+                    # instead of truncating the scalar: int_tensor * 2.5 is not int_tensor * 2.
+                    return self.astype(np.float32), Tensor._from_op(np.float32(other), None)
                 return self, Tensor._from_op(np.asarray(other, dtype=self.dtype), None)
             other = Tensor(other)
         if other.dtype == self.dtype:
