@@ -136,6 +136,13 @@ def _normalize_index(index: Any) -> Any:
     return tuple(out) if isinstance(index, tuple) else out[0]
 
 
+def _ints(op: str, what: str, values: Sequence[Any]) -> tuple[int, ...]:
+    """``values`` as a tuple of ints; floats and other types raise instead of truncating."""
+    if any(isinstance(v, bool) or not isinstance(v, int | np.integer) for v in values):
+        raise TypeError(f"{op}: {what} must be integers, got {tuple(values)!r}")
+    return tuple(int(v) for v in values)
+
+
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]`` with numpy's basic and integer-array indexing."""
     return GetItem.apply(x, index=_normalize_index(index))
@@ -143,7 +150,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     """``x`` with a new shape of the same size; one entry may be -1."""
-    shape = tuple(int(n) for n in shape)
+    shape = _ints("reshape", "shape", shape)
     error = ValueError(
         f"reshape: cannot reshape a tensor of shape {x.shape} (size {x.size}) into {shape}"
     )
@@ -190,7 +197,7 @@ def unsqueeze(x: Tensor, axis: int) -> Tensor:
 
 def permute(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     """Reorder the axes; ``None`` reverses them (like ``numpy.transpose``)."""
-    axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(int(a) for a in axes)
+    axes = tuple(range(x.ndim))[::-1] if axes is None else _ints("permute", "axes", axes)
     if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)) or any(
         not -x.ndim <= a < x.ndim for a in axes
     ):
@@ -203,7 +210,7 @@ def permute(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """``x`` broadcast to ``shape`` with numpy's rules."""
-    shape = tuple(int(n) for n in shape)
+    shape = _ints("broadcast_to", "shape", shape)
     try:
         if np.broadcast_shapes(x.shape, shape) != shape:
             raise ValueError
