@@ -1,0 +1,316 @@
+"""Layers as modules, each a thin wrapper over the public Tensor ops.
+
+Layers with weights take ``seed`` (an ``int``, a ``numpy.random.Generator`` shared across
+layers, or ``None``) and ``dtype`` (float32 by default; float64 for gradient checks). Their
+default initialisation is PyTorch's: ``kaiming_uniform_(weight, a=sqrt(5))`` and a bias drawn
+from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tinygrad_cnn import ops
+from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn.module import Module, Parameter
+from tinygrad_cnn.ops.conv import pair
+from tinygrad_cnn.tensor import Tensor
+
+
+def _positive_int(layer: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{layer}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{layer}: {name} must be positive, got {value}")
+    return int(value)
+
+
+def _float_dtype(layer: str, dtype: Any) -> np.dtype:
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{layer}: dtype must be a numpy dtype, got {dtype!r}") from None
+    if not np.issubdtype(resolved, np.floating):
+        raise TypeError(f"{layer}: dtype must be a floating-point dtype, got {resolved}")
+    return resolved
+
+
+def _check_input(layer: Module, x: Any, dtype: np.dtype) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{type(layer).__name__}: input must be a Tensor, got {type(x).__name__}")
+    if x.dtype != dtype:
+        raise TypeError(
+            f"{type(layer).__name__}: input has dtype {x.dtype} but the layer's parameters are "
+            f"{dtype}; cast the input or build the layer with dtype={x.dtype}"
+        )
+
+
+def _default_init(weight: Parameter, bias: Parameter | None, rng: np.random.Generator) -> None:
+    """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weights, U(+-1/sqrt(fan_in)) biases."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5), seed=rng)
+    if bias is not None:
+        fan_in, _ = init.calculate_fan_in_and_fan_out(weight.shape)
+        bound = 1.0 / math.sqrt(fan_in)
+        init.uniform_(bias, -bound, bound, seed=rng)
+
+
+class Linear(Module):
+    """Fully connected layer: ``y = x @ weight.T + bias``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the last axis of the input and of the output.
+    bias : bool, default True
+        Learn an additive bias.
+    seed : int, numpy Generator or None
+        Randomness for the initial weights.
+    dtype : floating dtype, default float32
+
+    Attributes
+    ----------
+    weight : Parameter, shape (out_features, in_features)
+    bias : Parameter, shape (out_features,), or None
+
+    Shapes: input ``(..., in_features)``, output ``(..., out_features)``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        seed: int | np.random.Generator | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        self.in_features = _positive_int("Linear", "in_features", in_features)
+        self.out_features = _positive_int("Linear", "out_features", out_features)
+        self.dtype = _float_dtype("Linear", dtype)
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), self.dtype))
+        bias_param = Parameter(np.empty(self.out_features, self.dtype)) if bias else None
+        self.register_parameter("bias", bias_param)
+        self.reset_parameters(seed)
+
+    def reset_parameters(self, seed: int | np.random.Generator | None = None) -> None:
+        """Re-draw the weights with PyTorch's default initialisation."""
+        _default_init(self.weight, self.bias, np.random.default_rng(seed))
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_input(self, x, self.dtype)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear: expected an input whose last axis has {self.in_features} features, "
+                f"got shape {x.shape}"
+            )
+        out = x @ self.weight.T
+        return out if self.bias is None else out + self.bias
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation) over NCHW images, see :func:`tinygrad_cnn.conv2d`.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int, int)
+    stride : int or (int, int), default 1
+    padding : int or (int, int), default 0
+        Zero padding on each side.
+    bias : bool, default True
+    seed : int, numpy Generator or None
+    dtype : floating dtype, default float32
+
+    Attributes
+    ----------
+    weight : Parameter, shape (out_channels, in_channels, kh, kw)
+    bias : Parameter, shape (out_channels,), or None
+
+    Shapes: input ``(N, in_channels, H, W)``, output ``(N, out_channels, OH, OW)`` with
+    ``OH = (H + 2 * padding - kh) // stride + 1``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        bias: bool = True,
+        *,
+        seed: int | np.random.Generator | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        self.in_channels = _positive_int("Conv2d", "in_channels", in_channels)
+        self.out_channels = _positive_int("Conv2d", "out_channels", out_channels)
+        self.kernel_size = pair("Conv2d", "kernel_size", kernel_size, 1)
+        self.stride = pair("Conv2d", "stride", stride, 1)
+        self.padding = pair("Conv2d", "padding", padding, 0)
+        self.dtype = _float_dtype("Conv2d", dtype)
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self.weight = Parameter(np.empty(shape, self.dtype))
+        bias_param = Parameter(np.empty(self.out_channels, self.dtype)) if bias else None
+        self.register_parameter("bias", bias_param)
+        self.reset_parameters(seed)
+
+    def reset_parameters(self, seed: int | np.random.Generator | None = None) -> None:
+        """Re-draw the weights with PyTorch's default initialisation."""
+        _default_init(self.weight, self.bias, np.random.default_rng(seed))
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_input(self, x, self.dtype)
+        return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class _Pool2d(Module):
+    """Shared constructor of the pooling layers: ``stride`` defaults to ``kernel_size``."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None) -> None:
+        super().__init__()
+        layer = type(self).__name__
+        self.kernel_size = pair(layer, "kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else pair(layer, "stride", stride, 1)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class MaxPool2d(_Pool2d):
+    """2-D max pooling; the gradient goes to the first maximum of each window (row-major).
+
+    Shapes: input ``(N, C, H, W)``, output ``(N, C, (H - kh) // sh + 1, (W - kw) // sw + 1)``.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.max_pool2d(x, self.kernel_size, self.stride)
+
+
+class AvgPool2d(_Pool2d):
+    """2-D average pooling over windows; shapes as :class:`MaxPool2d`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.avg_pool2d(x, self.kernel_size, self.stride)
+
+
+class ReLU(Module):
+    """Elementwise ``max(x, 0)``; any shape."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"ReLU: input must be a Tensor, got {type(x).__name__}")
+        return x.relu()
+
+
+class Flatten(Module):
+    """Merge the axes ``start_dim..end_dim`` into one: ``(N, C, H, W) -> (N, C*H*W)``."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise TypeError(f"Flatten: {name} must be an int, got {value!r}")
+        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"Flatten: input must be a Tensor, got {type(x).__name__}")
+        for name, dim in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
+            if not -x.ndim <= dim < x.ndim:
+                raise ValueError(
+                    f"Flatten: {name}={dim} is out of range for an input of shape {x.shape}"
+                )
+        return ops.flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Sequential(Module):
+    """Modules applied one after the other.
+
+    Parameters
+    ----------
+    *modules : Module
+        Registered under ``"0"``, ``"1"``, ...; or a single ``OrderedDict`` (or dict) of
+        name -> module to choose the names (``conv.weight`` instead of ``0.weight``).
+
+    Examples
+    --------
+    >>> net = Sequential(Linear(4, 8, seed=0), ReLU(), Linear(8, 2, seed=1))
+    >>> len(net), type(net[-1]).__name__
+    (3, 'Linear')
+    >>> [name for name, _ in net.named_parameters()]
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+    """
+
+    def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            named = list(modules[0].items())
+        else:
+            named = [(str(i), module) for i, module in enumerate(modules)]
+        for name, module in named:
+            if not isinstance(module, Module):
+                raise TypeError(
+                    f"Sequential: every entry must be a Module, got {type(module).__name__} "
+                    f"for {name!r}"
+                )
+            if not isinstance(name, str) or not name or "." in name:
+                raise ValueError(f"Sequential: invalid module name {name!r} (non-empty, no dots)")
+            setattr(self, name, module)
+
+    def _layers(self) -> list[Module]:
+        return [module for module in self._modules.values() if module is not None]
+
+    def __len__(self) -> int:
+        return len(self._layers())
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._layers())
+
+    def __getitem__(self, index: int | slice) -> Module:
+        items = [(k, m) for k, m in self._modules.items() if m is not None]
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise TypeError(f"Sequential: index must be an int or a slice, got {index!r}")
+        if not -len(items) <= index < len(items):
+            raise IndexError(f"Sequential: index {index} is out of range for {len(items)} modules")
+        return items[index][1]
+
+    def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end (named by its position); returns self."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def forward(self, x: Any) -> Any:
+        for module in self._layers():
+            x = module(x)
+        return x

@@ -1,0 +1,376 @@
+"""The :class:`Module` base class and the :class:`Parameter` tensor.
+
+A module owns parameters and child modules, registered in order when they are assigned as
+attributes (``self.fc = Linear(300, 10)``), exactly as in PyTorch.
+
+Parameter names
+---------------
+Every parameter's :attr:`Tensor.name` is its dotted path (``conv1.weight``,
+``layers.0.bias``), so the graph renderer can label it. The rule is deterministic and needs no
+call to anything:
+
+* each module remembers the dotted prefix under which it was last attached (``""`` for a module
+  that was never attached, ``"layers.0."`` for the first layer of ``model.layers``);
+* assigning a parameter to a module names it ``prefix + attribute``;
+* assigning a module to a module sets the prefix of the whole attached subtree and renames all
+  of its parameters.
+
+Models are built bottom-up (a child is complete before it is attached) or top-down (a child
+attached to a parent that is already part of a model): both give every parameter its full path
+from the outermost module. A module or parameter shared by two parents carries the name of its
+latest attachment.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tinygrad_cnn.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A leaf tensor that a :class:`Module` registers and an optimizer updates.
+
+    Parameters
+    ----------
+    data : array_like or Tensor
+        The initial values. They are always copied into a private, writable, C-contiguous
+        array (optimizers update it in place). Python data becomes float32; numpy arrays and
+        tensors keep their floating dtype.
+    requires_grad : bool, default True
+        Whether ``backward()`` computes a gradient for it.
+
+    Examples
+    --------
+    >>> w = Parameter(np.zeros((2, 3), dtype=np.float32))
+    >>> w.requires_grad, w.is_leaf
+    (True, True)
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        dtype = None if isinstance(data, np.ndarray | np.generic) else np.float32
+        array = np.array(data, dtype=dtype, copy=True, order="C")
+        if not np.issubdtype(array.dtype, np.floating):
+            raise TypeError(f"Parameter(data): expected floating-point values, got {array.dtype}")
+        super().__init__(array, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return f"Parameter containing:\n{super().__repr__()}"
+
+
+class IncompatibleKeys(NamedTuple):
+    """What :meth:`Module.load_state_dict` ignored (only non-empty with ``strict=False``)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses call ``super().__init__()`` first, assign their parameters and submodules as
+    attributes, and define ``forward``. Calling the module calls ``forward``.
+
+    Attributes
+    ----------
+    training : bool
+        True after :meth:`train` (the default), False after :meth:`eval`.
+
+    Examples
+    --------
+    >>> class TwoLayer(Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = Linear(4, 8, seed=0)
+    ...         self.out = Linear(8, 2, seed=1)
+    ...     def forward(self, x):
+    ...         return self.out(self.hidden(x).relu())
+    >>> [name for name, _ in TwoLayer().named_parameters()]
+    ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    """
+
+    _parameters: dict[str, Parameter | None]
+    _modules: dict[str, Module | None]
+    _prefix: str
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_prefix", "")
+        object.__setattr__(self, "training", True)
+
+    # ----------------------------------------------------------------- registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Parameter | Module) and "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}: cannot assign {name!r} before Module.__init__() was "
+                f"called; call super().__init__() first in __init__"
+            )
+        params, modules = self.__dict__.get("_parameters", {}), self.__dict__.get("_modules", {})
+        if isinstance(value, Parameter):
+            self._forget(name, keep=params)
+            params[name] = value
+            value.name = self._prefix + name
+        elif isinstance(value, Module):
+            self._forget(name, keep=modules)
+            modules[name] = value
+            _assign_names(value, f"{self._prefix}{name}.")
+        elif name in params:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} to parameter "
+                    f"{name!r} (expected a Parameter or None)"
+                )
+            params[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} to submodule "
+                    f"{name!r} (expected a Module or None)"
+                )
+            modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name: str, keep: dict[str, Any]) -> None:
+        """Remove ``name`` from the registries other than ``keep`` (which keeps its position)."""
+        for registry in (self.__dict__, self._parameters, self._modules):
+            if registry is not keep:
+                registry.pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: parameters and submodules live in registries.
+        registries = self.__dict__.get("_parameters", {}), self.__dict__.get("_modules", {})
+        for registry in registries:
+            if name in registry:
+                return registry[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        if name in self._parameters:
+            del self._parameters[name]
+        elif name in self._modules:
+            del self._modules[name]
+        else:
+            object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` under ``name`` (``None`` declares an absent optional parameter)."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"register_parameter: invalid name {name!r} (non-empty, no dots)")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter: expected a Parameter or None for {name!r}, "
+                f"got {type(param).__name__}"
+            )
+        self._forget(name, keep=self._parameters)
+        self._parameters[name] = None
+        setattr(self, name, param)
+
+    # ----------------------------------------------------------------- traversal
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """Yield ``(dotted name, module)`` for this module and every descendant, pre-order.
+
+        A module reachable twice is yielded once (under its first name). This module's own
+        name is ``prefix`` (``""`` by default).
+        """
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(k, m) for k, m in module._modules.items() if m is not None]
+            for child_name, child in reversed(children):
+                stack.append((f"{name}.{child_name}" if name else child_name, child))
+
+    def modules(self) -> Iterator[Module]:
+        """Yield this module and every descendant, pre-order."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Yield ``(name, module)`` for each direct submodule, in registration order."""
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        """Yield each direct submodule, in registration order."""
+        for _, module in self.named_children():
+            yield module
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(dotted name, parameter)``: each module's own parameters, modules pre-order.
+
+        Parameters
+        ----------
+        prefix : str, default ""
+            Prepended (with a dot) to every name.
+        recurse : bool, default True
+            Include the parameters of submodules; otherwise only this module's own.
+
+        A parameter shared by several modules is yielded once. Iterating does not rename
+        anything (see the module docstring for how :attr:`Tensor.name` is kept up to date).
+        """
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        seen: set[int] = set()
+        for module_name, module in modules:
+            for name, param in module._parameters.items():
+                if param is None or id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Yield every parameter, in the order of :meth:`named_parameters`."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """The number of scalar values in all parameters (only ``requires_grad`` ones if asked)."""
+        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # ----------------------------------------------------------------- modes and gradients
+    def train(self, mode: bool = True) -> Module:
+        """Set ``training`` on this module and every descendant; returns self."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode): expected a bool, got {type(mode).__name__}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Switch to evaluation mode (``train(False)``); returns self."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (``grad = None``)."""
+        for param in self.parameters():
+            param.grad = None
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """An ordered mapping from each dotted parameter name to a copy of its array."""
+        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True
+    ) -> IncompatibleKeys:
+        """Copy arrays into the parameters, in place, after validating all of them.
+
+        Parameters
+        ----------
+        state_dict : mapping of str to ndarray or Tensor
+            As returned by :meth:`state_dict`. Floating-point values of another float dtype
+            are cast to the parameter's dtype.
+        strict : bool, default True
+            Require the keys to match exactly. With ``False``, missing and unexpected keys
+            are ignored and returned; shapes and dtypes are still checked.
+
+        Returns
+        -------
+        IncompatibleKeys
+            ``(missing_keys, unexpected_keys)``.
+
+        Raises
+        ------
+        TypeError
+            When ``state_dict`` is not a mapping.
+        ValueError
+            Listing every problem: missing and unexpected keys (when strict), wrong shapes
+            (with the key and both shapes), non-floating dtypes. Nothing is modified then.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"load_state_dict: expected a mapping of names to arrays, "
+                f"got {type(state_dict).__name__}"
+            )
+        own = dict(self.named_parameters())
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys: {', '.join(missing)}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
+        arrays = {}
+        for key, param in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if not np.issubdtype(array.dtype, np.floating):
+                problems.append(
+                    f"{key}: expected floating-point values for a {param.dtype} parameter, "
+                    f"got dtype {array.dtype}"
+                )
+            elif array.shape != param.shape:
+                problems.append(
+                    f"{key}: shape mismatch, checkpoint has {array.shape}, model has {param.shape}"
+                )
+            else:
+                arrays[key] = array
+        if problems:
+            raise ValueError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
+        for key, array in arrays.items():
+            own[key].data[...] = array
+        return IncompatibleKeys(missing, unexpected)
+
+    def save(self, path: Any) -> None:
+        """Write the parameters to ``path`` (see :func:`tinygrad_cnn.checkpoint.save`)."""
+        from tinygrad_cnn.checkpoint import save
+
+        save(self, path)
+
+    def load(self, path: Any, strict: bool = True) -> IncompatibleKeys:
+        """Read parameters from ``path`` (see :func:`tinygrad_cnn.checkpoint.load`)."""
+        from tinygrad_cnn.checkpoint import load
+
+        return load(self, path, strict=strict)
+
+    # ----------------------------------------------------------------- calling and printing
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Compute the module's output; every subclass defines it."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        """The layer's arguments shown inside its repr, e.g. ``300, 10, bias=True``."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, child in self._modules.items():
+            child_repr = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_repr}")
+        if not lines:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        extra = self.extra_repr()
+        head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def _assign_names(root: Module, prefix: str) -> None:
+    """Give ``root`` the dotted ``prefix`` and name every parameter below it by its full path."""
+    for relative, module in root.named_modules():
+        module_prefix = f"{prefix}{relative}." if relative else prefix
+        object.__setattr__(module, "_prefix", module_prefix)
+        for name, param in module._parameters.items():
+            if param is not None:
+                param.name = module_prefix + name
