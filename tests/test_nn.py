@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -521,3 +523,13 @@ def test_initialisers_validate_arguments() -> None:
         init.uniform_(_big((2,)), 1.0, 0.0)
     with pytest.raises(ValueError, match="std must be non-negative"):
         init.normal_(_big((2,)), 0.0, -1.0)
+
+
+# ---------------------------------------------------------------------- documentation
+def test_docs_nn_examples_run_in_order(capsys) -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs" / "nn.md"
+    blocks = re.findall(r"```python\n(.*?)```", docs.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) >= 5
+    exec(compile("\n".join(blocks), str(docs), "exec"), {"__name__": "docs_nn"})
+    printed = capsys.readouterr().out
+    assert "backbone.conv1.weight" in printed and "not a readable checkpoint" in printed
