@@ -1,0 +1,56 @@
+"""Write a file so that readers see either the old file, nothing, or the complete new file.
+
+The bytes go to a temporary file next to the destination (same folder, so the same file
+system); only when the writer returns without raising is the temporary file flushed to disk
+and renamed over the destination with :func:`os.replace`, which is atomic. On any exception,
+including ``KeyboardInterrupt``, the temporary file is deleted and the exception propagates.
+Only a hard kill (``SIGKILL``, power loss) can leave a ``.<name>.<random>.part`` file behind;
+it is never mistaken for data, since readers look for exact file names.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def temporary_sibling(dest: Path) -> Path:
+    """A fresh, unused path in ``dest``'s folder for writing ``dest``'s new content."""
+    return dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.part")
+
+
+def write_atomically(dest: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
+    """Create or replace ``dest`` with what ``write`` writes, all or nothing.
+
+    Parameters
+    ----------
+    dest : str or path-like
+        The file to create or replace; its folder must exist.
+    write : callable
+        Called with a binary file object open for writing. Raising any exception aborts: the
+        partial file is removed and ``dest`` is left untouched. Use this to reject content
+        after writing it (e.g. a checksum mismatch).
+
+    Returns
+    -------
+    Path
+        ``dest`` as a :class:`~pathlib.Path`.
+    """
+    dest = Path(dest)
+    tmp = temporary_sibling(dest)
+    # os.open with mode 0o666 lets the umask decide permissions, like a plain open() would
+    # (tempfile.mkstemp would make the final file private to this user).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dest
