@@ -37,12 +37,20 @@ class Optimizer:
         take the defaults.
     defaults : dict
         The optimizer's hyperparameters.
+
+    Attributes
+    ----------
+    param_groups : list of dict
+        Each group's ``"params"`` and hyperparameters (edit ``"lr"`` to schedule it).
+    state : dict
+        Per-parameter buffers, keyed by ``id(param)`` (identity, not equality, so it never
+        depends on how tensors compare).
     """
 
     def __init__(self, params: ParamsArg, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
-        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.state: dict[int, dict[str, Any]] = {}
         if isinstance(params, Tensor):
             raise TypeError(
                 f"{type(self).__name__}: params must be an iterable of Tensors or of dicts, "
@@ -110,7 +118,7 @@ class Optimizer:
                         f"{type(self).__name__}.step: gradient of shape {param.grad.shape} "
                         f"for a parameter of shape {param.shape}"
                     )
-                self._update(param, param.grad, group, self.state.setdefault(param, {}))
+                self._update(param, param.grad, group, self.state.setdefault(id(param), {}))
 
     def _update(
         self, param: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
@@ -132,9 +140,9 @@ class Optimizer:
         """
         index = {id(p): i for i, p in enumerate(self._indexed_params())}
         state = {
-            index[id(p)]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-            for p, s in self.state.items()
-            if id(p) in index
+            index[key]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+            for key, s in self.state.items()
+            if key in index
         }
         groups = [
             {
@@ -179,7 +187,7 @@ class Optimizer:
                 strict=True,
             )
         )
-        new_state: dict[Tensor, dict[str, Any]] = {}
+        new_state: dict[int, dict[str, Any]] = {}
         for index, saved in state_dict["state"].items():
             if index not in by_index:
                 raise ValueError(f"{name}.load_state_dict: state for unknown parameter {index}")
@@ -194,7 +202,7 @@ class Optimizer:
                         )
                     value = value.astype(param.dtype, copy=True)
                 entry[key] = value
-            new_state[param] = entry
+            new_state[id(param)] = entry
         for saved, own in zip(groups, self.param_groups, strict=True):
             own.update({k: v for k, v in saved.items() if k != "params"})
         self.state = new_state
