@@ -25,10 +25,11 @@ class Matmul(Function):
         need_a, need_b = self.needs_input_grad
         matrix_a = a[None, :] if a.ndim == 1 else a
         matrix_b = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
+        # Restore m's axis first: for vector @ vector g is 0-d and becomes (1, 1).
         if b.ndim == 1:
             g = np.expand_dims(g, -1)
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
         grad_a = grad_b = None
         if need_a:
             grad_a = np.matmul(g, np.swapaxes(matrix_b, -1, -2))
