@@ -1,0 +1,571 @@
+"""An OpInfo-like table: for every registered op, how to draw valid inputs and apply it.
+
+``SPECS[name]`` (``name`` as in ``Function.registry``) is an :class:`OpSpec`:
+
+- ``draw``: a Hypothesis strategy of :class:`Case` (float64 input arrays, integer ones such as
+  labels flagged non-differentiable, and keyword arguments), with shapes that include
+  broadcast pairs and size-1 axes, attributes such as stride and padding, and values kept away
+  from kinks (``relu``, ``abs`` at 0) and ties (``max``, ``max_pool2d``, ``maximum``);
+- ``call(*tensors, **case.kwargs)``: applies the op through the public API;
+- ``torch(*torch_tensors, **case.kwargs)``: the same computation in PyTorch, for parity tests
+  (inputs converted one to one: float arrays to float64 tensors, integer arrays to int64
+  tensors; keyword arguments passed exactly as drawn). ``None`` where torch has no equivalent.
+
+``tests/test_op_gradients.py`` fails when a registered op has no spec here, and checks that each
+spec's ``call`` really records the op it is named after. torch is imported only inside the
+``torch`` callables, so this module loads without it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import Tensor
+from tinygrad_cnn.ops import Cast
+from tinygrad_cnn.testing import (
+    arrays,
+    broadcastable_shapes,
+    conv_geometries,
+    distinct_arrays,
+    kink_free_arrays,
+    pool_geometries,
+    positive_arrays,
+    reduction_axes,
+    separated_arrays,
+    shapes,
+)
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One drawn input of an op.
+
+    Attributes
+    ----------
+    inputs : tuple of ndarray
+        The op's tensor inputs as arrays: float64 for differentiable ones.
+    kwargs : dict
+        Keyword arguments of ``OpSpec.call`` (and ``OpSpec.torch``): axes, strides, indices.
+    differentiable : tuple of bool
+        Whether each input gets a gradient; by default the floating-point ones (integer
+        labels are not differentiable).
+    """
+
+    inputs: tuple[np.ndarray, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    differentiable: tuple[bool, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.differentiable:
+            flags = tuple(np.issubdtype(a.dtype, np.floating) for a in self.inputs)
+            object.__setattr__(self, "differentiable", flags)
+        if len(self.differentiable) != len(self.inputs):
+            raise ValueError(
+                f"Case: {len(self.differentiable)} differentiable flags for "
+                f"{len(self.inputs)} inputs"
+            )
+        for position, (array, flag) in enumerate(
+            zip(self.inputs, self.differentiable, strict=True)
+        ):
+            if flag and not np.issubdtype(array.dtype, np.floating):
+                raise ValueError(
+                    f"Case: input {position} of dtype {array.dtype} cannot be differentiable"
+                )
+
+    @property
+    def wrt(self) -> list[int]:
+        """Positions of the differentiable inputs."""
+        return [i for i, flag in enumerate(self.differentiable) if flag]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """How to test one registered op.
+
+    Attributes
+    ----------
+    name : str
+        The op's name in ``Function.registry``.
+    draw : SearchStrategy of Case
+        Valid inputs and attributes.
+    call : callable
+        ``call(*tensors, **case.kwargs) -> Tensor`` through the public API.
+    torch : callable or None
+        ``torch(*torch_tensors, **case.kwargs) -> torch.Tensor``, the same computation.
+    eps : float
+        Finite-difference step for the gradient check.
+    """
+
+    name: str
+    draw: st.SearchStrategy[Case]
+    call: Callable[..., Tensor]
+    torch: Callable[..., Any] | None = None
+    eps: float = 1e-6
+
+
+def _torch() -> Any:
+    import torch  # optional: only the parity tests need torch
+
+    return torch
+
+
+def _functional() -> Any:
+    import torch.nn.functional  # optional: only the parity tests need torch
+
+    return torch.nn.functional
+
+
+def _unary(x: st.SearchStrategy[np.ndarray]) -> st.SearchStrategy[Case]:
+    return x.map(lambda a: Case((a,)))
+
+
+def _broadcast_pair(
+    first: Callable[[Shape], st.SearchStrategy[np.ndarray]],
+    second: Callable[[Shape], st.SearchStrategy[np.ndarray]],
+) -> st.SearchStrategy[Case]:
+    """Two arrays of broadcast-compatible shapes (different ranks, size-1 axes)."""
+    return broadcastable_shapes().flatmap(
+        lambda pair: st.tuples(first(pair[0]), second(pair[1])).map(Case)
+    )
+
+
+def _separated_pair() -> st.SearchStrategy[Case]:
+    """Broadcast-compatible operands with no value of one within 0.01 of any of the other."""
+    return broadcastable_shapes().flatmap(lambda pair: separated_arrays(pair).map(Case))
+
+
+# ---------------------------------------------------------------------- reductions
+def _reduction(values: Callable[[Shape], st.SearchStrategy[np.ndarray]]) -> st.SearchStrategy:
+    @st.composite
+    def draw(draw_from: st.DrawFn) -> Case:
+        shape = draw_from(shapes(max_dims=3))
+        x = draw_from(values(shape))
+        axis = draw_from(reduction_axes(len(shape)))
+        return Case((x,), {"axis": axis, "keepdims": draw_from(st.booleans())})
+
+    return draw()
+
+
+def _torch_reduction(function: str) -> Callable[..., Any]:
+    def reduce(x: Any, *, axis: Any, keepdims: bool) -> Any:
+        if x.ndim == 0:
+            return x.clone()
+        dims = tuple(range(x.ndim)) if axis is None else axis
+        return getattr(_torch(), function)(x, dim=dims, keepdim=keepdims)
+
+    return reduce
+
+
+# ---------------------------------------------------------------------- movement
+@st.composite
+def _reshape_case(draw: st.DrawFn) -> Case:
+    """A new shape of the same size: the size's factors regrouped, maybe one -1."""
+    shape = draw(shapes(max_dims=3))
+    size = int(np.prod(shape))
+    factors = [p for p in (2, 3, 5, 7) for _ in range(_multiplicity(size, p))]
+    factors = draw(st.permutations(factors + [1] * draw(st.integers(0, 2))))
+    cuts = sorted(draw(st.lists(st.integers(0, len(factors)), max_size=3)))
+    bounds = [0, *cuts, len(factors)]
+    target = [int(np.prod(factors[a:b])) for a, b in itertools.pairwise(bounds)]
+    if tuple(target) == shape:
+        target.append(1)
+    if draw(st.booleans()):
+        target[draw(st.integers(0, len(target) - 1))] = -1
+    return Case((draw(arrays(shape)),), {"shape": tuple(target)})
+
+
+def _multiplicity(n: int, p: int) -> int:
+    count = 0
+    while n % p == 0:
+        n, count = n // p, count + 1
+    return count
+
+
+@st.composite
+def _permute_case(draw: st.DrawFn) -> Case:
+    shape = draw(shapes(min_dims=2, max_dims=4, max_side=3))
+    ndim = len(shape)
+    axes = list(draw(st.permutations(range(ndim))))
+    if axes == list(range(ndim)):
+        axes = axes[1:] + axes[:1]
+    axes = [a - ndim if draw(st.booleans()) else a for a in axes]
+    return Case((draw(arrays(shape)),), {"axes": tuple(axes)})
+
+
+@st.composite
+def _broadcast_to_case(draw: st.DrawFn) -> Case:
+    """x's shape is the target's with leading axes dropped and some axes set to 1."""
+    target = draw(shapes(min_dims=1, max_dims=4, max_side=3))
+    kept = target[draw(st.integers(0, len(target))) :]
+    shape = tuple(1 if draw(st.booleans()) else n for n in kept)
+    if shape == target:
+        target = (2, *target)
+    return Case((draw(arrays(shape)),), {"shape": target})
+
+
+@st.composite
+def _basic_index(draw: st.DrawFn, shape: Shape) -> tuple[Any, ...]:
+    """Ints and slices (positive steps, negative bounds) for leading axes, maybe None/...."""
+    parts: list[Any] = []
+    for n in shape[: draw(st.integers(1, len(shape)))]:
+        if draw(st.booleans()):
+            parts.append(draw(st.integers(-n, n - 1)))
+        else:
+            bound = st.none() | st.integers(-n - 1, n + 1)
+            parts.append(slice(draw(bound), draw(bound), draw(st.none() | st.integers(1, 3))))
+    if draw(st.booleans()):
+        parts.insert(draw(st.integers(0, len(parts))), None)
+    if draw(st.booleans()):
+        parts.append(Ellipsis)
+    return tuple(parts)
+
+
+@st.composite
+def _getitem_case(draw: st.DrawFn) -> Case:
+    """Basic indices, one integer array (with repeats), two broadcast arrays, or a mask."""
+    shape = draw(shapes(min_dims=1, max_dims=3, max_side=4))
+    kind = draw(st.sampled_from(["basic", "array", "two_arrays", "mask"]))
+    if kind == "basic":
+        index: Any = draw(_basic_index(shape))
+    elif kind == "array":
+        axis = draw(st.integers(0, len(shape) - 1))
+        n = shape[axis]
+        positions = draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=6).map(np.array))
+        if draw(st.booleans()) and positions.size % 2 == 0:
+            positions = positions.reshape(2, -1)
+        index = (*[slice(None)] * axis, positions)
+    elif kind == "two_arrays" and len(shape) >= 2:
+        length = draw(st.integers(1, 5))
+        first = draw(st.lists(st.integers(0, shape[0] - 1), min_size=length, max_size=length))
+        second = draw(st.lists(st.integers(-shape[1], shape[1] - 1), min_size=1, max_size=1))
+        index = (np.array(first), np.array(second))
+    else:
+        mask = draw(st.lists(st.booleans(), min_size=shape[0], max_size=shape[0]))
+        index = np.array(mask, dtype=bool)
+    return Case((draw(arrays(shape)),), {"index": index})
+
+
+def _torch_getitem(x: Any, *, index: Any) -> Any:
+    parts = index if isinstance(index, tuple) else (index,)
+    converted = tuple(_torch().as_tensor(p) if isinstance(p, np.ndarray) else p for p in parts)
+    return x[converted if isinstance(index, tuple) else converted[0]]
+
+
+@st.composite
+def _pad_case(draw: st.DrawFn) -> Case:
+    """``pad_width`` as an int, one (before, after) pair, or one pair per axis."""
+    shape = draw(shapes(min_dims=1, max_dims=3))
+    width = st.integers(0, 2)
+    kind = draw(st.sampled_from(["int", "pair", "per_axis"]))
+    if kind == "int":
+        pad_width: Any = draw(width)
+    elif kind == "pair":
+        pad_width = (draw(width), draw(width))
+    else:
+        pad_width = tuple((draw(width), draw(width)) for _ in shape)
+    value = draw(st.sampled_from([0.0, 1.5, -2.0]))
+    return Case((draw(arrays(shape)),), {"pad_width": pad_width, "value": value})
+
+
+def _torch_pad(x: Any, *, pad_width: Any, value: float) -> Any:
+    pairs = np.broadcast_to(np.asarray(pad_width), (x.ndim, 2))
+    flat = [int(v) for pair in pairs[::-1] for v in pair]
+    return _functional().pad(x, flat, mode="constant", value=value)
+
+
+@st.composite
+def _concatenate_case(draw: st.DrawFn) -> Case:
+    """1 to 4 pieces that differ only along ``axis`` (possibly negative)."""
+    shape = draw(shapes(min_dims=1, max_dims=3, max_side=3))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    pieces = []
+    for _ in range(draw(st.integers(1, 4))):
+        piece_shape = list(shape)
+        piece_shape[axis] = draw(st.integers(1, 3))
+        pieces.append(draw(arrays(tuple(piece_shape))))
+    return Case(tuple(pieces), {"axis": axis})
+
+
+@st.composite
+def _stack_case(draw: st.DrawFn) -> Case:
+    """1 to 4 arrays of one shape, stacked along a new ``axis`` (possibly negative)."""
+    shape = draw(shapes(min_dims=0, max_dims=3, max_side=3))
+    axis = draw(st.integers(-len(shape) - 1, len(shape)))
+    pieces = tuple(draw(arrays(shape)) for _ in range(draw(st.integers(1, 4))))
+    return Case(pieces, {"axis": axis})
+
+
+# ---------------------------------------------------------------------- elementwise extras
+_FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _cast_there_and_back(x: Tensor, *, dtype: str) -> Tensor:
+    """Cast to ``dtype`` and, when that changed the dtype, back (so the output is float64)."""
+    y = Cast.apply(x, dtype=np.dtype(_FLOAT_DTYPES[dtype]))
+    return y if y.dtype == x.dtype else Cast.apply(y, dtype=x.dtype)
+
+
+def _torch_cast(x: Any, *, dtype: str) -> Any:
+    return x.to(getattr(_torch(), dtype)).to(x.dtype)
+
+
+@st.composite
+def _pow_scalar_case(draw: st.DrawFn) -> Case:
+    """Integer exponents on bases away from 0 (either sign), fractional ones on positive bases."""
+    exponent = draw(st.sampled_from([2, 3, -1, 0, 1, 0.5, 1.5, -0.5, 2.5]))
+    shape = draw(shapes())
+    if isinstance(exponent, int):
+        base = kink_free_arrays(shape, margin=0.2)
+    else:
+        base = positive_arrays(shape, min_value=0.2)
+    return Case((draw(base),), {"exponent": exponent})
+
+
+@st.composite
+def _softmax_case(draw: st.DrawFn) -> Case:
+    shape = draw(shapes(min_dims=1, max_dims=3))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    return Case((draw(arrays(shape, min_value=-5.0, max_value=5.0)),), {"axis": axis})
+
+
+@st.composite
+def _cross_entropy_case(draw: st.DrawFn) -> Case:
+    """Logits (N, K) and int64 labels in [0, K) (not differentiable), any reduction."""
+    n, k = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    logits = draw(arrays((n, k), min_value=-5.0, max_value=5.0))
+    labels = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    return Case((logits, labels.astype(np.int64)), {"reduction": reduction}, (True, False))
+
+
+# ---------------------------------------------------------------------- matmul, conv, pooling
+@st.composite
+def _matmul_case(draw: st.DrawFn) -> Case:
+    """(n,k)@(k,m) with broadcast batch axes, and 1-D operands on either or both sides."""
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    batch_a, batch_b = draw(broadcastable_shapes(max_dims=2, max_side=3))
+    shape_a = (k,) if draw(st.integers(0, 3)) == 0 else (*batch_a, n, k)
+    shape_b = (k,) if draw(st.integers(0, 3)) == 0 else (*batch_b, k, m)
+    return Case((draw(arrays(shape_a)), draw(arrays(shape_b))))
+
+
+def _int_or_pair(draw: st.DrawFn, pair: tuple[int, int]) -> int | tuple[int, int]:
+    """``pair`` as given, or as one int when both sides are equal (half of the time)."""
+    if pair[0] == pair[1] and draw(st.booleans()):
+        return pair[0]
+    return pair
+
+
+@st.composite
+def _conv2d_case(draw: st.DrawFn) -> Case:
+    """Images, weights and (half of the time) a bias on a drawn geometry; int or pair args."""
+    g = draw(conv_geometries(max_channels=2, max_out_channels=2, max_size=5))
+    inputs = [draw(arrays(g.input_shape)), draw(arrays(g.weight_shape))]
+    if draw(st.booleans()):
+        inputs.append(draw(arrays(g.bias_shape)))
+    kwargs = {"stride": _int_or_pair(draw, g.stride), "padding": _int_or_pair(draw, g.padding)}
+    return Case(tuple(inputs), kwargs)
+
+
+def _conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, **kwargs: Any) -> Tensor:
+    return tc.conv2d(x, w, b, **kwargs)
+
+
+def _torch_conv2d(x: Any, w: Any, b: Any = None, **kwargs: Any) -> Any:
+    return _functional().conv2d(x, w, b, **kwargs)
+
+
+def _pool_case(distinct: bool) -> st.SearchStrategy[Case]:
+    @st.composite
+    def draw(draw_from: st.DrawFn) -> Case:
+        g = draw_from(pool_geometries())
+        values = distinct_arrays(g.input_shape) if distinct else arrays(g.input_shape)
+        kernel = _int_or_pair(draw_from, g.kernel)
+        stride = None if g.stride == g.kernel and draw_from(st.booleans()) else g.stride
+        if stride is not None:
+            stride = _int_or_pair(draw_from, stride)
+        return Case((draw_from(values),), {"kernel_size": kernel, "stride": stride})
+
+    return draw()
+
+
+# ---------------------------------------------------------------------- the table
+def _specs() -> dict[str, OpSpec]:
+    F = _functional  # torch.nn.functional, by its usual name
+    T = _torch
+    any_values = _unary(arrays())
+    specs = [
+        # elementwise, one input
+        OpSpec("abs", _unary(kink_free_arrays()), lambda x: x.abs(), lambda x: T().abs(x)),
+        OpSpec("exp", any_values, lambda x: x.exp(), lambda x: T().exp(x)),
+        OpSpec("log", _unary(positive_arrays()), lambda x: x.log(), lambda x: T().log(x)),
+        OpSpec("neg", any_values, lambda x: -x, lambda x: -x),
+        OpSpec("relu", _unary(kink_free_arrays()), lambda x: x.relu(), lambda x: T().relu(x)),
+        OpSpec(
+            "sigmoid",
+            _unary(arrays(min_value=-8.0, max_value=8.0)),
+            lambda x: x.sigmoid(),
+            lambda x: T().sigmoid(x),
+        ),
+        OpSpec("sqrt", _unary(positive_arrays()), lambda x: x.sqrt(), lambda x: T().sqrt(x)),
+        OpSpec("tanh", any_values, lambda x: x.tanh(), lambda x: T().tanh(x)),
+        OpSpec(
+            "pow_scalar",
+            _pow_scalar_case(),
+            lambda x, *, exponent: x**exponent,
+            lambda x, *, exponent: T().pow(x, exponent),
+        ),
+        # float32 round trips need a larger step: cast is linear, so any step is exact up to
+        # float32 rounding (about 1e-7 / 2e-3 relative, far inside rtol).
+        OpSpec(
+            "cast",
+            _unary(arrays()).flatmap(
+                lambda case: st.sampled_from(sorted(_FLOAT_DTYPES)).map(
+                    lambda dtype: Case(case.inputs, {"dtype": dtype})
+                )
+            ),
+            _cast_there_and_back,
+            _torch_cast,
+            eps=1e-3,
+        ),
+        # elementwise, two broadcast inputs
+        OpSpec("add", _broadcast_pair(arrays, arrays), lambda a, b: a + b, lambda a, b: a + b),
+        OpSpec("sub", _broadcast_pair(arrays, arrays), lambda a, b: a - b, lambda a, b: a - b),
+        OpSpec("mul", _broadcast_pair(arrays, arrays), lambda a, b: a * b, lambda a, b: a * b),
+        OpSpec(
+            "div",
+            _broadcast_pair(arrays, lambda s: kink_free_arrays(s, margin=0.5)),
+            lambda a, b: a / b,
+            lambda a, b: a / b,
+        ),
+        OpSpec(
+            "pow",
+            _broadcast_pair(
+                lambda s: positive_arrays(s, min_value=0.2, max_value=2.5),
+                lambda s: arrays(s, min_value=-2.0, max_value=2.0),
+            ),
+            lambda a, b: a**b,
+            lambda a, b: T().pow(a, b),
+        ),
+        OpSpec(
+            "maximum",
+            _separated_pair(),
+            lambda a, b: a.maximum(b),
+            lambda a, b: T().maximum(a, b),
+        ),
+        OpSpec(
+            "minimum",
+            _separated_pair(),
+            lambda a, b: a.minimum(b),
+            lambda a, b: T().minimum(a, b),
+        ),
+        # reductions
+        OpSpec(
+            "sum",
+            _reduction(arrays),
+            lambda x, **kw: x.sum(**kw),
+            _torch_reduction("sum"),
+        ),
+        OpSpec(
+            "mean",
+            _reduction(arrays),
+            lambda x, **kw: x.mean(**kw),
+            _torch_reduction("mean"),
+        ),
+        OpSpec(
+            "max",
+            _reduction(distinct_arrays),
+            lambda x, **kw: x.max(**kw),
+            _torch_reduction("amax"),
+        ),
+        OpSpec(
+            "min",
+            _reduction(distinct_arrays),
+            lambda x, **kw: x.min(**kw),
+            _torch_reduction("amin"),
+        ),
+        # movement
+        OpSpec(
+            "reshape",
+            _reshape_case(),
+            lambda x, *, shape: x.reshape(shape),
+            lambda x, *, shape: x.reshape(shape),
+        ),
+        OpSpec(
+            "permute",
+            _permute_case(),
+            lambda x, *, axes: x.permute(*axes),
+            lambda x, *, axes: x.permute(axes),
+        ),
+        OpSpec(
+            "broadcast_to",
+            _broadcast_to_case(),
+            lambda x, *, shape: x.broadcast_to(shape),
+            lambda x, *, shape: x.broadcast_to(shape),
+        ),
+        OpSpec("getitem", _getitem_case(), lambda x, *, index: x[index], _torch_getitem),
+        OpSpec("pad", _pad_case(), lambda x, **kw: x.pad(**kw), _torch_pad),
+        OpSpec(
+            "concatenate",
+            _concatenate_case(),
+            lambda *xs, axis: tc.concatenate(xs, axis=axis),
+            lambda *xs, axis: T().cat(xs, dim=axis),
+        ),
+        OpSpec(
+            "stack",
+            _stack_case(),
+            lambda *xs, axis: tc.stack(xs, axis=axis),
+            lambda *xs, axis: T().stack(xs, dim=axis),
+        ),
+        # networks
+        OpSpec("matmul", _matmul_case(), tc.matmul, lambda a, b: T().matmul(a, b)),
+        OpSpec("conv2d", _conv2d_case(), _conv2d, _torch_conv2d),
+        OpSpec(
+            "max_pool2d",
+            _pool_case(distinct=True),
+            tc.max_pool2d,
+            lambda x, **kw: F().max_pool2d(x, **kw),
+        ),
+        OpSpec(
+            "avg_pool2d",
+            _pool_case(distinct=False),
+            tc.avg_pool2d,
+            lambda x, **kw: F().avg_pool2d(x, **kw),
+        ),
+        OpSpec(
+            "log_softmax",
+            _softmax_case(),
+            lambda x, *, axis: tc.log_softmax(x, axis),
+            lambda x, *, axis: F().log_softmax(x, dim=axis),
+        ),
+        OpSpec(
+            "softmax",
+            _softmax_case(),
+            lambda x, *, axis: tc.softmax(x, axis),
+            lambda x, *, axis: F().softmax(x, dim=axis),
+        ),
+        OpSpec(
+            "cross_entropy",
+            _cross_entropy_case(),
+            lambda logits, labels, *, reduction: tc.cross_entropy(logits, labels, reduction),
+            lambda logits, labels, *, reduction: F().cross_entropy(
+                logits, labels, reduction=reduction
+            ),
+        ),
+    ]
+    table = {spec.name: spec for spec in specs}
+    if len(table) != len(specs):
+        raise ValueError("op_specs: two specs share a name")
+    return table
+
+
+SPECS: dict[str, OpSpec] = _specs()
