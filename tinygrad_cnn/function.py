@@ -10,6 +10,7 @@ one place (:func:`unbroadcast`), and frees what the ops saved for backward.
 
 from __future__ import annotations
 
+import contextvars
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -18,6 +19,11 @@ from tinygrad_cnn.grad_mode import is_grad_enabled
 
 if TYPE_CHECKING:
     from tinygrad_cnn.tensor import Tensor
+
+# Anomaly mode (tinygrad_cnn.debug.detect_anomaly) installs an object here with
+# ``after_forward(node, output)`` and ``after_backward(node, upstream, input_grads)``. It is None
+# otherwise, so the engine pays one context-variable lookup per op and per backward pass.
+anomaly_hooks: contextvars.ContextVar[Any] = contextvars.ContextVar("anomaly_hooks", default=None)
 
 # Attributes of a node that describe the graph: slots, kept after backward so it can still be
 # drawn. Everything else an op stores on ``self`` lands in the instance ``__dict__``: the arrays
@@ -102,6 +108,9 @@ class Function:
                 )
         node = cls(inputs, attrs)
         data = node.forward(*(t.data for t in inputs), **attrs)
+        hooks = anomaly_hooks.get()
+        if hooks is not None:  # anomaly mode: check the output, record the caller
+            hooks.after_forward(node, data)
         if is_grad_enabled() and any(node.needs_input_grad):
             return Tensor._from_op(data, node)
         return Tensor._from_op(data, None)
@@ -207,6 +216,7 @@ def backward_pass(
                 "retain_graph=True to the first backward() to run backward twice"
             )
     pending: dict[int, np.ndarray] = {id(root): grad}
+    hooks = anomaly_hooks.get()
     for tensor in reversed(order):
         upstream = pending.pop(id(tensor), None)
         if upstream is None:
@@ -222,6 +232,8 @@ def backward_pass(
                 f"{node.name}.backward must return a tuple of {len(node.inputs)} gradients, "
                 f"got {type(input_grads).__name__}"
             )
+        if hooks is not None:  # anomaly mode: blame this op if a gradient it returns is not finite
+            hooks.after_backward(node, upstream, input_grads)
         summed: list[tuple[int, ...]] = []
         for parent, needed, g in zip(node.inputs, node.needs_input_grad, input_grads, strict=True):
             if not needed or g is None:
