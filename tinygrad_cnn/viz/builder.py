@@ -1,0 +1,425 @@
+"""Turn the recorded graph into a drawing: nodes, edges, module clusters, legend and notes.
+
+:func:`draw` is the public entry point; the helpers below each build one part of the drawing
+as plain data (:class:`NodeSpec`, :class:`EdgeSpec`), and :mod:`tinygrad_cnn.viz.layout`
+writes them out as DOT text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tinygrad_cnn.function import Function
+from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.viz.graph import Graph
+from tinygrad_cnn.viz.labels import attributes_text, count_text, number_text, shape_text
+from tinygrad_cnn.viz.layout import Drawing, write_dot
+from tinygrad_cnn.viz.scopes import ModuleMap, map_modules
+from tinygrad_cnn.viz.specs import EdgeSpec, NodeSpec
+from tinygrad_cnn.viz.stats import data_text, grad_text, non_finite_alert, summarize
+from tinygrad_cnn.viz.walk import GraphWalk, walk
+
+DIRECTIONS = ("forward", "backward")
+RANKDIRS = ("TB", "LR", "BT", "RL")
+DEAD_GRADIENT = "dead gradient (all zero)"
+
+
+def _check_arguments(
+    roots: tuple[Any, ...],
+    model: Any,
+    names: Any,
+    direction: str,
+    modules: bool,
+    collapse: bool,
+    max_nodes: Any,
+    rankdir: str,
+    max_attr_chars: Any,
+) -> None:
+    """Raise a clear TypeError/ValueError for any bad argument of :func:`draw`."""
+    if not roots:
+        raise TypeError("draw: expected at least one Tensor to draw (e.g. the loss), got none")
+    for position, root in enumerate(roots):
+        if not isinstance(root, Tensor):
+            raise TypeError(f"draw: root {position} must be a Tensor, got {type(root).__name__}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"draw: direction must be 'forward' or 'backward', got {direction!r}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"draw: rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    if max_nodes is not None and (
+        isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1
+    ):
+        raise ValueError(f"draw: max_nodes must be a positive int or None, got {max_nodes!r}")
+    if (
+        isinstance(max_attr_chars, bool)
+        or not isinstance(max_attr_chars, int)
+        or max_attr_chars < 4
+    ):
+        raise ValueError(f"draw: max_attr_chars must be an int >= 4, got {max_attr_chars!r}")
+    if (modules or collapse) and model is None:
+        flag = "collapse" if collapse else "modules"
+        raise ValueError(
+            f"draw({flag}=True): pass the model, e.g. draw(loss, model=net, {flag}=True)"
+        )
+    if model is not None and not hasattr(model, "named_parameters"):
+        raise TypeError(
+            f"draw: model must be a Module (with named_parameters()), got {type(model).__name__}"
+        )
+    if names is not None:
+        if not isinstance(names, Mapping):
+            raise TypeError(f"draw: names must map str to Tensor, got {type(names).__name__}")
+        for key, value in names.items():
+            if not isinstance(key, str) or not isinstance(value, Tensor):
+                raise TypeError(
+                    f"draw: names must map str to Tensor, got {type(key).__name__} -> "
+                    f"{type(value).__name__}"
+                )
+
+
+def _tensor_titles(
+    graph_walk: GraphWalk, names: Mapping[str, Tensor] | None, module_map: ModuleMap | None
+) -> dict[int, str]:
+    """A title per drawn tensor: ``names`` entry, ``.name``, parameter path, value, ``t<i>``."""
+    given = {}
+    for key, tensor in (names or {}).items():
+        given.setdefault(id(tensor), key)
+    parameter_names = module_map.parameter_names if module_map is not None else {}
+    titles = {}
+    for tensor in graph_walk.tensors:
+        key = id(tensor)
+        title = given.get(key) or tensor.name or parameter_names.get(key)
+        if title is None:
+            title = f"t{graph_walk.index[key]}"
+        titles[key] = title
+    return titles
+
+
+def _tensor_kind(tensor: Tensor, is_root: bool, has_title: bool) -> str:
+    """``output``, ``intermediate``, ``parameter``, ``constant`` or ``input``."""
+    if is_root:
+        return "output"
+    if tensor._ctx is not None:
+        return "intermediate"
+    if tensor.requires_grad:
+        return "parameter"
+    if tensor.size == 1 and not has_title:
+        return "constant"
+    return "input"
+
+
+def _value_lines(tensor: Tensor) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Statistics lines and alerts of a tensor's data and gradient (``values=True``)."""
+    lines: list[tuple[str, str]] = []
+    alerts: list[tuple[str, str]] = []
+    data_stats = summarize(tensor.data)
+    lines.append((data_text(data_stats), "stat"))
+    problem = non_finite_alert(data_stats, "data")
+    if problem:
+        alerts.append((problem, "alert"))
+    if tensor.grad is not None:
+        grad_stats = summarize(tensor.grad)
+        lines.append((grad_text(grad_stats), "grad"))
+        problem = non_finite_alert(grad_stats, "grad")
+        if problem:
+            alerts.append((problem, "alert"))
+        if grad_stats.all_zero:
+            alerts.append((DEAD_GRADIENT, "dead"))
+    return lines, alerts
+
+
+def _tensor_node(
+    tensor: Tensor,
+    node_id: str,
+    title: str,
+    kind: str,
+    values: bool,
+    backward: bool,
+    uses: int,
+) -> NodeSpec:
+    """The node of one tensor: title, shape and dtype, statistics, alerts."""
+    if kind == "constant":
+        title = number_text(float(tensor.data.reshape(-1)[0]))
+    spec = NodeSpec(node_id, kind, title, shape=shape_text(tensor.shape))
+    spec.lines.append((f"{spec.shape} · {tensor.dtype}", "detail"))
+    if values:
+        lines, alerts = _value_lines(tensor)
+        spec.lines.extend(lines)
+        spec.alerts.extend(alerts)
+    if backward:
+        if kind == "output" and tensor.requires_grad:
+            spec.lines.append(("backward starts here", "grad"))
+        if not tensor.requires_grad:
+            spec.lines.append(("no gradient", "muted"))
+        elif uses > 1:
+            spec.lines.append((f"grad = sum over its {uses} uses", "summed"))
+    return spec
+
+
+def _op_node(node: Function, node_id: str, backward: bool, max_attr_chars: int) -> NodeSpec:
+    """The node of one op: its name (``... backward`` in the backward view), its attributes."""
+    spec = NodeSpec(node_id, "op", f"{node.name} backward" if backward else node.name)
+    if node.attrs:
+        spec.lines.append((attributes_text(node.attrs, max_attr_chars), "detail"))
+    return spec
+
+
+def _broadcast_axes(small: tuple[int, ...], big: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The axes of ``big`` that broadcasting ``small`` to it added or stretched (or None)."""
+    extra = len(big) - len(small)
+    if extra < 0:
+        return None
+    stretched = []
+    for i, n in enumerate(small):
+        if n == big[extra + i]:
+            continue
+        if n != 1:
+            return None
+        stretched.append(extra + i)
+    return tuple(range(extra)) + tuple(stretched)
+
+
+def _summed_text(axes: tuple[int, ...], parent: Tensor, output: Tensor) -> str:
+    """``Σ over axis 0 of (4, 3)``: where a gradient was summed to undo broadcasting."""
+    word = "axis" if len(axes) == 1 else "axes"
+    shown = str(axes[0]) if len(axes) == 1 else ", ".join(str(a) for a in axes)
+    text = f"Σ over {word} {shown}"
+    if _broadcast_axes(parent.shape, output.shape) == axes:
+        text += f" of {shape_text(output.shape)}"
+    return text
+
+
+def _op_edges(
+    output: Tensor, op_id: str, out_id: str, input_ids: list[str | None], backward: bool
+) -> list[EdgeSpec]:
+    """Edges into an op from its inputs, and from the op to its output."""
+    node = output._ctx
+    edges = []
+    for position, (parent, parent_id) in enumerate(zip(node.inputs, input_ids, strict=True)):
+        if parent_id is None:
+            continue
+        shape = shape_text(parent.shape)
+        if not backward:
+            edges.append(EdgeSpec(parent_id, op_id, "data", (shape,)))
+        elif not node.needs_input_grad[position]:
+            edges.append(EdgeSpec(parent_id, op_id, "no_grad", ("no grad",)))
+        elif position < len(node.summed_axes) and node.summed_axes[position]:
+            summed = _summed_text(node.summed_axes[position], parent, output)
+            edges.append(EdgeSpec(parent_id, op_id, "summed", (f"∂ {shape}", summed)))
+        else:
+            edges.append(EdgeSpec(parent_id, op_id, "gradient", (f"∂ {shape}",)))
+    if backward:
+        edges.append(EdgeSpec(op_id, out_id, "gradient", (f"∂ {shape_text(output.shape)}",)))
+    else:
+        edges.append(EdgeSpec(op_id, out_id, "data", ()))
+    return edges
+
+
+def _consumer_counts(graph_walk: GraphWalk) -> dict[int, int]:
+    """How many times each tensor is an input of a drawn op (its fan-out)."""
+    counts: dict[int, int] = {}
+    for tensor in graph_walk.tensors:
+        if tensor._ctx is not None:
+            for parent in tensor._ctx.inputs:
+                counts[id(parent)] = counts.get(id(parent), 0) + 1
+    return counts
+
+
+def _assign_scopes(
+    graph_walk: GraphWalk,
+    module_map: ModuleMap,
+    tensor_specs: dict[int, NodeSpec],
+    op_specs: dict[int, NodeSpec],
+) -> None:
+    """Put each op, parameter, intermediate and constant into its module's cluster."""
+    for tensor in graph_walk.tensors:
+        node = tensor._ctx
+        if node is not None:
+            scope = module_map.op_scope(node)
+            op_specs[id(node)].scope = scope
+            tensor_specs[id(tensor)].scope = scope
+        elif id(tensor) in module_map.owner_of_parameter:
+            tensor_specs[id(tensor)].scope = module_map.owner_of_parameter[id(tensor)]
+    consumer_scopes: dict[int, set[str | None]] = {}
+    for tensor in graph_walk.tensors:
+        if tensor._ctx is not None:
+            for parent in tensor._ctx.inputs:
+                consumer_scopes.setdefault(id(parent), set()).add(op_specs[id(tensor._ctx)].scope)
+    for tensor in graph_walk.tensors:
+        spec = tensor_specs[id(tensor)]
+        scopes = consumer_scopes.get(id(tensor), set())
+        if spec.kind == "constant" and len(scopes) == 1:
+            spec.scope = next(iter(scopes))
+
+
+def _hidden_note(graph_walk: GraphWalk, max_nodes: int | None) -> NodeSpec:
+    """The note that says how much of the graph ``max_nodes`` left out."""
+    hidden = graph_walk.total_nodes - graph_walk.drawn_nodes
+    return NodeSpec(
+        "note_hidden",
+        "note",
+        f"{count_text(hidden)} more nodes not drawn",
+        [
+            (
+                f"showing the {count_text(graph_walk.drawn_nodes)} of "
+                f"{count_text(graph_walk.total_nodes)} nodes nearest the output "
+                f"(max_nodes={max_nodes})",
+                "detail",
+            ),
+            ("pass max_nodes=None to draw them all", "detail"),
+        ],
+    )
+
+
+def _notes(
+    graph_walk: GraphWalk, max_nodes: int | None, backward: bool, values: bool
+) -> list[NodeSpec]:
+    """Notes about what the drawing leaves out: cut-off nodes, gradients not computed/kept."""
+    notes = []
+    if graph_walk.truncated:
+        notes.append(_hidden_note(graph_walk, max_nodes))
+    ops = graph_walk.ops()
+    backward_ran = any(len(op.summed_axes) == len(op.inputs) for op in ops)
+    if backward and ops and not backward_ran:
+        notes.append(
+            NodeSpec(
+                "note_backward",
+                "note",
+                "backward() has not run yet",
+                [("gradient shapes are shown; summed broadcast axes appear after it", "detail")],
+            )
+        )
+    unkept = [t for t in graph_walk.tensors if t._ctx is not None and t.grad is None]
+    if values and backward_ran and unkept:
+        notes.append(
+            NodeSpec(
+                "note_grads",
+                "note",
+                f"{count_text(len(unkept))} intermediate gradients not kept",
+                [("call backward(retain_grads=True) to show their statistics", "detail")],
+            )
+        )
+    return notes
+
+
+def draw(
+    *roots: Tensor,
+    model: Any = None,
+    names: Mapping[str, Tensor] | None = None,
+    direction: str = "forward",
+    values: bool = False,
+    modules: bool = False,
+    collapse: bool = False,
+    max_nodes: int | None = 1000,
+    rankdir: str = "TB",
+    legend: bool = True,
+    max_attr_chars: int = 40,
+) -> Graph:
+    """Draw the computation graph behind ``roots`` (every tensor and op, once).
+
+    Parameters
+    ----------
+    *roots : Tensor
+        The outputs to draw from, usually the loss (several share one drawing).
+    model : Module, optional
+        Names parameters by their path (``conv1.weight``) and enables the module views.
+    names : dict of str to Tensor, optional
+        Extra labels for tensors (as torchviz's ``params``); they win over ``.name``.
+    direction : {"forward", "backward"}
+        ``forward``: data flows from inputs to outputs, edges carry tensor shapes.
+        ``backward``: the same layout with arrows reversed along the gradient flow; edges carry
+        gradient shapes, edges whose gradient was summed over broadcast axes are highlighted
+        and say which axes, inputs that get no gradient are dotted.
+    values : bool, default False
+        Show each tensor's data statistics (min, mean, max) and, after ``backward()``, its
+        gradient's (L2 norm, min, max). NaN/Inf entries mark the node in red with counts;
+        an all-zero gradient marks it as dead.
+    modules : bool, default False
+        Draw each module's ops and tensors inside a labelled box (needs ``model``).
+    collapse : bool, default False
+        Draw each innermost module as one node with its parameter count (needs ``model``).
+    max_nodes : int or None, default 1000
+        Most tensor and op nodes to draw, nearest the outputs first; the rest are replaced
+        by a visible note. ``None`` draws everything.
+    rankdir : {"TB", "LR", "BT", "RL"}
+        Graphviz layout direction (top to bottom by default).
+    legend : bool, default True
+        Add a legend of the node and edge kinds present.
+    max_attr_chars : int, default 40
+        Op attribute text longer than this is cut with ``…``.
+
+    Returns
+    -------
+    Graph
+        ``.source`` (DOT text), ``.render(path)``, ``.nodes``/``.alerts`` for inspection,
+        and inline display in Jupyter.
+
+    Examples
+    --------
+    >>> from tinygrad_cnn import Tensor
+    >>> from tinygrad_cnn.viz import draw
+    >>> w = Tensor([[1.0, -2.0]], requires_grad=True, name="w")
+    >>> loss = (w * w).sum()
+    >>> graph = draw(loss)
+    >>> graph.source.startswith("digraph tinygrad_cnn {")
+    True
+    """
+    _check_arguments(
+        roots, model, names, direction, modules, collapse, max_nodes, rankdir, max_attr_chars
+    )
+    backward = direction == "backward"
+    graph_walk = walk(roots, max_nodes)
+    module_map = map_modules(model) if model is not None else None
+    titles = _tensor_titles(graph_walk, names, module_map)
+    explicit = {id(t) for t in graph_walk.tensors if t.name} | {
+        id(t) for t in (names or {}).values()
+    }
+    root_ids = {id(r) for r in roots}
+    uses = _consumer_counts(graph_walk)
+    tensor_specs: dict[int, NodeSpec] = {}
+    op_specs: dict[int, NodeSpec] = {}
+    order: list[NodeSpec] = []
+    edges: list[EdgeSpec] = []
+    for tensor in graph_walk.tensors:
+        number = graph_walk.index[id(tensor)]
+        kind = _tensor_kind(tensor, id(tensor) in root_ids, id(tensor) in explicit)
+        spec = _tensor_node(
+            tensor,
+            f"t{number}",
+            titles[id(tensor)],
+            kind,
+            values,
+            backward,
+            uses.get(id(tensor), 0),
+        )
+        node = tensor._ctx
+        if node is not None:
+            op_spec = _op_node(node, f"op{number}", backward, max_attr_chars)
+            op_specs[id(node)] = op_spec
+            order.append(op_spec)
+        tensor_specs[id(tensor)] = spec
+        order.append(spec)
+    hidden_inputs: list[str] = []
+    for tensor in graph_walk.tensors:
+        node = tensor._ctx
+        if node is None:
+            continue
+        input_ids = [tensor_specs[id(p)].id if id(p) in tensor_specs else None for p in node.inputs]
+        op_id = op_specs[id(node)].id
+        if None in input_ids:
+            hidden_inputs.append(op_id)
+        edges.extend(_op_edges(tensor, op_id, tensor_specs[id(tensor)].id, input_ids, backward))
+    if module_map is not None and (modules or collapse):
+        _assign_scopes(graph_walk, module_map, tensor_specs, op_specs)
+    notes = _notes(graph_walk, max_nodes, backward, values)
+    edges.extend(EdgeSpec("note_hidden", op_id, "hidden", ()) for op_id in hidden_inputs)
+    object_ids = {key: spec.id for key, spec in (*tensor_specs.items(), *op_specs.items())}
+    protected = {tensor_specs[r].id for r in root_ids if r in tensor_specs}
+    source, nodes, object_ids = write_dot(
+        Drawing(order, edges, notes, object_ids),
+        modules=module_map if (modules or collapse) else None,
+        collapse=collapse,
+        protected=protected,
+        rankdir=rankdir,
+        legend=legend,
+    )
+    return Graph(source, nodes, object_ids, (*graph_walk.tensors, *graph_walk.ops()))

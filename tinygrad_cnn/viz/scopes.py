@@ -1,0 +1,180 @@
+"""Which module each op and tensor belongs to, for the module view (``modules=True``).
+
+A module tags the ops its forward recorded by calling :func:`record_module_scope` at the end
+of ``Module.__call__``; the renderer then maps each tagged module to its dotted path in the
+model (``features.0``) with ``model.named_modules()``. Ops with no tag that consume a
+parameter are placed in the module that owns the parameter, so layers are still grouped when a
+model's forward was called directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from tinygrad_cnn.function import Function
+from tinygrad_cnn.tensor import Tensor
+
+
+def _tensors_in(values: Iterable[Any]) -> Iterator[Tensor]:
+    """The tensors among ``values`` and inside lists, tuples and dicts one level down."""
+    for value in values:
+        if isinstance(value, Tensor):
+            yield value
+        elif isinstance(value, list | tuple):
+            yield from (v for v in value if isinstance(v, Tensor))
+        elif isinstance(value, dict):
+            yield from (v for v in value.values() if isinstance(v, Tensor))
+
+
+def record_module_scope(module: Any, inputs: Iterable[Any], outputs: Any) -> int:
+    """Tag, with ``module``, every op between ``inputs`` and ``outputs`` that has no tag yet.
+
+    ``Module.__call__`` calls it after ``forward``: submodules called inside that forward
+    finish first and tag their own ops, so each op keeps the innermost module that made it.
+    The walk goes back from the outputs and stops at the call's input tensors and at leaves
+    (no recursion).
+
+    Parameters
+    ----------
+    module : object
+        The module whose forward just ran (stored on each op's ``scope``).
+    inputs : iterable
+        The call's arguments (tensors, or lists/tuples/dicts of tensors; others are ignored).
+    outputs : Tensor or list/tuple/dict of Tensor
+        What the forward returned.
+
+    Returns
+    -------
+    int
+        How many ops were tagged.
+    """
+    stop = {id(t) for t in _tensors_in(inputs)}
+    pending = list(_tensors_in([outputs]))
+    seen: set[int] = set()
+    tagged = 0
+    while pending:
+        tensor = pending.pop()
+        if id(tensor) in stop or id(tensor) in seen or tensor._ctx is None:
+            continue
+        seen.add(id(tensor))
+        node = tensor._ctx
+        if node.scope is None:
+            node.scope = module
+            tagged += 1
+        pending.extend(node.inputs)
+    return tagged
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """A module of the model as the renderer shows it.
+
+    Attributes
+    ----------
+    path : str
+        Dotted path in the model (``""`` for the model itself).
+    type_name : str
+        The module's class name (``Conv2d``).
+    parameter_count : int
+        Number of parameter entries, its submodules' included.
+    """
+
+    path: str
+    type_name: str
+    parameter_count: int
+
+    @property
+    def title(self) -> str:
+        """``conv1: Conv2d`` (``SeedCNN`` for the model itself)."""
+        return f"{self.path}: {self.type_name}" if self.path else self.type_name
+
+
+def parent_path(path: str) -> str:
+    """``features.0`` -> ``features``; a top-level child -> ``""`` (the model)."""
+    return path.rpartition(".")[0]
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """The paths enclosing ``path``, outermost first, ``path`` itself last."""
+    if not path:
+        return [""]
+    parts = path.split(".")
+    return ["", *(".".join(parts[: i + 1]) for i in range(len(parts)))]
+
+
+@dataclass(frozen=True)
+class ModuleMap:
+    """The model's modules, and which module owns each parameter and each recorded op.
+
+    Attributes
+    ----------
+    modules : dict of str to ModuleInfo
+        By dotted path, in ``named_modules()`` order.
+    path_of_module : dict of int to str
+        ``id(module)`` to its path.
+    owner_of_parameter : dict of int to str
+        ``id(parameter)`` to the path of the module that holds it directly.
+    parameter_names : dict of int to str
+        ``id(parameter)`` to its dotted name (``conv1.weight``).
+    """
+
+    modules: dict[str, ModuleInfo]
+    path_of_module: dict[int, str]
+    owner_of_parameter: dict[int, str]
+    parameter_names: dict[int, str]
+
+    def op_scope(self, node: Function) -> str | None:
+        """The path of the module that recorded ``node`` (see the module docstring)."""
+        if node.scope is not None and id(node.scope) in self.path_of_module:
+            return self.path_of_module[id(node.scope)]
+        owners = [
+            self.owner_of_parameter[id(t)] for t in node.inputs if id(t) in self.owner_of_parameter
+        ]
+        return max(owners, key=lambda p: p.count(".") + bool(p)) if owners else None
+
+
+def _named_modules(model: Any) -> list[tuple[str, Any]]:
+    """``model.named_modules()``, or the same built from ``named_children()`` (iteratively)."""
+    if hasattr(model, "named_modules"):
+        return list(model.named_modules())
+    found: list[tuple[str, Any]] = []
+    stack: list[tuple[str, Any]] = [("", model)]
+    while stack:
+        path, module = stack.pop()
+        found.append((path, module))
+        children = list(module.named_children()) if hasattr(module, "named_children") else []
+        for name, child in reversed(children):
+            stack.append((f"{path}.{name}" if path else name, child))
+    return found
+
+
+def map_modules(model: Any) -> ModuleMap:
+    """Read the module tree and parameter names of ``model``.
+
+    Parameters
+    ----------
+    model : Module
+        Anything with ``named_parameters()`` and ``named_modules()`` (or
+        ``named_children()``), as :class:`tinygrad_cnn.nn.Module`.
+
+    Returns
+    -------
+    ModuleMap
+    """
+    named = _named_modules(model)
+    parameter_names = {id(p): name for name, p in model.named_parameters()}
+    owner = {pid: parent_path(name) for pid, name in parameter_names.items()}
+    sizes: dict[str, int] = dict.fromkeys((path for path, _ in named), 0)
+    for name, p in model.named_parameters():
+        for path in ancestor_paths(parent_path(name)):
+            if path in sizes:
+                sizes[path] += int(p.size)
+    modules = {path: ModuleInfo(path, type(module).__name__, sizes[path]) for path, module in named}
+    return ModuleMap(
+        modules=modules,
+        path_of_module={id(module): path for path, module in named},
+        owner_of_parameter=owner,
+        parameter_names=parameter_names,
+    )
