@@ -144,8 +144,10 @@ def test_absurd_size_in_a_gzip_header_is_rejected_before_allocating(tmp_path):
 
 def test_argument_errors(tmp_path):
     path = write_idx(tmp_path / "a", np.zeros(3, np.uint8))
-    with pytest.raises(TypeError, match="read_idx: ndim"):
+    with pytest.raises(TypeError, match="read_idx: ndim must be an int or None, got str"):
         read_idx(path, ndim="1")
+    with pytest.raises(ValueError, match=r"read_idx: ndim must be in 0\.\.255"):
+        read_idx(path, ndim=-1)
     with pytest.raises(TypeError, match="write_idx: dtype int64 cannot be stored"):
         write_idx(tmp_path / "b", np.zeros(3, np.int64))
     with pytest.raises(FileNotFoundError):

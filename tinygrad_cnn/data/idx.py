@@ -71,8 +71,11 @@ def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> np.ndarra
         says, or the gzip stream is corrupt.
     """
     path = Path(path)
-    if ndim is not None and (not isinstance(ndim, int) or isinstance(ndim, bool) or ndim < 0):
-        raise TypeError(f"read_idx: ndim must be a non-negative int or None, got {ndim!r}")
+    if ndim is not None:
+        if not isinstance(ndim, int) or isinstance(ndim, bool):
+            raise TypeError(f"read_idx: ndim must be an int or None, got {type(ndim).__name__}")
+        if not 0 <= ndim <= 255:
+            raise ValueError(f"read_idx: ndim must be in 0..255 (one header byte), got {ndim}")
     compressed = is_gzip(path)
     try:
         opener = gzip.open if compressed else open
