@@ -246,7 +246,8 @@ def _getitem_case(draw: st.DrawFn) -> Case:
     elif kind == "two_arrays" and len(shape) >= 2:
         length = draw(st.integers(1, 5))
         first = draw(st.lists(st.integers(0, shape[0] - 1), min_size=length, max_size=length))
-        second = draw(st.lists(st.integers(-shape[1], shape[1] - 1), min_size=1, max_size=1))
+        size = draw(st.sampled_from([1, length]))  # broadcast against the first, or not
+        second = draw(st.lists(st.integers(-shape[1], shape[1] - 1), min_size=size, max_size=size))
         index = (np.array(first), np.array(second))
     else:
         mask = draw(st.lists(st.booleans(), min_size=shape[0], max_size=shape[0]))
@@ -368,7 +369,7 @@ def _int_or_pair(draw: st.DrawFn, pair: tuple[int, int]) -> int | tuple[int, int
 @st.composite
 def _conv2d_case(draw: st.DrawFn) -> Case:
     """Images, weights and (half of the time) a bias on a drawn geometry; int or pair args."""
-    g = draw(conv_geometries(max_channels=2, max_out_channels=2, max_size=5))
+    g = draw(conv_geometries())
     inputs = [draw(arrays(g.input_shape)), draw(arrays(g.weight_shape))]
     if draw(st.booleans()):
         inputs.append(draw(arrays(g.bias_shape)))

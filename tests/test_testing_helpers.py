@@ -3,8 +3,10 @@ each kind of broken backward it claims to (while passing correct ops)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,3 +239,18 @@ def test_assert_grads_rejects_an_output_without_a_graph() -> None:
 def test_assert_grads_rejects_non_float_dtypes() -> None:
     with pytest.raises(TypeError, match="dtypes must be floating-point"):
         assert_grads(Square.apply, X, dtypes=(np.int64,))
+
+
+# ---------------------------------------------------------------------- documentation
+def test_docs_testing_examples_run_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
+    text = docs.read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 6
+    exec(compile("\n".join(blocks), str(docs), "exec"), {"__name__": "docs_testing"})
+    printed = capsys.readouterr().out
+    assert printed.startswith("True\n")
+    # The failure message shown in the page is the one the example prints.
+    shown = re.search(r"prints\n\n```\n(.*?)```", text, re.S)
+    assert shown is not None
+    assert shown.group(1) in printed

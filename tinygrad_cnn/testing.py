@@ -568,7 +568,7 @@ def assert_grads(
     wrt : sequence of int, optional
         Positions of the inputs to check; default every floating-point input.
     dtypes : sequence of numpy dtypes, optional
-        Run checks 1-5 with the checked inputs cast to each of these dtypes
+        Run checks 1-5 with the floating-point inputs cast to each of these dtypes
         (e.g. ``(np.float64, np.float32)``); default the inputs' own dtypes.
     eps, atol, rtol : float
         Passed to :func:`gradcheck`.
@@ -600,8 +600,8 @@ def assert_grads(
     coefficients = (float(rng.uniform(0.5, 2.0)), float(rng.uniform(-2.0, -0.5)))
     for dtype in [None] if dtypes is None else list(dtypes):
         cast = [
-            a.astype(dtype) if dtype is not None and i in positions else a
-            for i, a in enumerate(arrays)
+            a.astype(dtype) if dtype is not None and np.issubdtype(a.dtype, np.floating) else a
+            for a in arrays
         ]
         recorded = _Recorded(fn, cast, positions)
         out = recorded.out
