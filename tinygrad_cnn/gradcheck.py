@@ -231,7 +231,6 @@ def numerical_jacobian(
     Examples
     --------
     >>> import numpy as np
-    >>> from tinygrad_cnn import Tensor
     >>> J = numerical_jacobian(lambda x: x * x, np.array([1.0, 2.0]))
     >>> np.round(J, 6)
     array([[2., 0.],
@@ -588,7 +587,6 @@ def gradcheck(
     Examples
     --------
     >>> import numpy as np
-    >>> from tinygrad_cnn import Tensor
     >>> x = np.array([[0.5, -1.0, 2.0]])
     >>> gradcheck(lambda t: (t * t.sigmoid()).sum(axis=1), x)
     True

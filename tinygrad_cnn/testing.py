@@ -454,7 +454,7 @@ class _Recorded:
 
 
 def _check_structure(recorded: _Recorded, upstream: np.ndarray) -> list[np.ndarray | None]:
-    """Gradients exist where they should, with their inputs' shapes and dtypes."""
+    """Backward runs, and each gradient has its input's shape and dtype."""
     grads = recorded.grads(upstream, "a random upstream gradient")
     for position, grad in zip(recorded.positions, grads, strict=True):
         tensor = recorded.tensors[position]
@@ -585,7 +585,6 @@ def assert_grads(
     Examples
     --------
     >>> import numpy as np
-    >>> from tinygrad_cnn import Tensor
     >>> x = np.array([[0.5, -1.5], [2.0, 0.25]])
     >>> assert_grads(lambda t: (t * t).tanh(), x, dtypes=(np.float64, np.float32))
     """
