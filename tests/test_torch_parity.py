@@ -1,0 +1,147 @@
+"""Forward and backward of every registered op match PyTorch (skipped without torch).
+
+Inputs come from the OpSpec table (``tests/op_specs.py``): each spec draws a :class:`Case`
+(arrays and keyword arguments), applies our op with ``spec.call`` and PyTorch's equivalent
+with ``spec.torch``, on the same values. Float inputs become ``torch.float64`` tensors (or
+float32 in the float32 test), integer inputs ``torch.int64``. A random upstream gradient is
+pushed through both graphs and every differentiable input's gradient is compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from op_specs import SPECS, Case, OpSpec
+
+from tinygrad_cnn import Function, Tensor
+
+torch = pytest.importorskip("torch")
+
+# Registered ops that PyTorch has no counterpart for, each with the reason. Every other
+# registered op must have a spec with a ``torch`` callable (checked below). Empty today: even
+# ``cast`` and ``pow_scalar`` have one (``Tensor.to``, ``torch.pow`` with a number).
+NO_TORCH_COUNTERPART: dict[str, str] = {}
+
+WITH_TORCH = sorted(name for name, spec in SPECS.items() if spec.torch is not None)
+
+# float32 tolerances, relative to the largest magnitude involved (sums of many float32 terms).
+FLOAT32_RTOL = 2e-5
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_threaded_torch() -> Iterator[None]:
+    """Tiny ops run ~40x faster on one thread than on threads that compete for shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_every_registered_op_has_a_torch_counterpart_or_a_stated_reason() -> None:
+    registered = set(Function.registry)
+    without = sorted(
+        name
+        for name in registered
+        if name not in NO_TORCH_COUNTERPART and (name not in SPECS or SPECS[name].torch is None)
+    )
+    assert not without, f"registered ops with no torch counterpart and no reason: {without}"
+    for name, reason in NO_TORCH_COUNTERPART.items():
+        assert name in registered, f"NO_TORCH_COUNTERPART lists {name!r}, which is not an op"
+        assert SPECS[name].torch is None, f"{name!r} has a torch counterpart after all"
+        assert reason.strip(), f"no reason given for {name!r}"
+
+
+def to_torch(case: Case, dtype: Any) -> list[Any]:
+    """One torch tensor per input: floats as ``dtype`` (requiring grad when differentiable)."""
+    tensors = []
+    for array, differentiable in zip(case.inputs, case.differentiable, strict=True):
+        if np.issubdtype(array.dtype, np.floating):
+            tensors.append(torch.tensor(array, dtype=dtype, requires_grad=differentiable))
+        else:
+            tensors.append(torch.tensor(array, dtype=torch.int64))
+    return tensors
+
+
+def to_ours(case: Case, dtype: type) -> list[Tensor]:
+    """One Tensor per input: floats as ``dtype`` (requiring grad when differentiable)."""
+    tensors = []
+    for array, differentiable in zip(case.inputs, case.differentiable, strict=True):
+        if np.issubdtype(array.dtype, np.floating):
+            tensors.append(Tensor(array.astype(dtype), requires_grad=differentiable))
+        else:
+            tensors.append(Tensor(array))
+    return tensors
+
+
+def run_both(
+    spec: OpSpec, case: Case, upstream_seed: int, dtype: type
+) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Apply the op in both libraries, backpropagate one random upstream gradient.
+
+    Returns
+    -------
+    ours, theirs : ndarray
+        The two forward outputs.
+    grads : list of (ndarray, ndarray)
+        For each differentiable input, (our gradient, torch's gradient); a missing gradient
+        counts as zeros.
+    """
+    torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
+    ours_in, theirs_in = to_ours(case, dtype), to_torch(case, torch_dtype)
+    ours = spec.call(*ours_in, **case.kwargs)
+    theirs = spec.torch(*theirs_in, **case.kwargs)
+    upstream = np.random.default_rng(upstream_seed).standard_normal(ours.shape).astype(dtype)
+    ours.backward(upstream)
+    theirs.backward(torch.tensor(upstream, dtype=torch_dtype))
+    grads = []
+    for position in case.wrt:
+        mine, reference = ours_in[position].grad, theirs_in[position].grad
+        shape = case.inputs[position].shape
+        mine = np.zeros(shape, dtype) if mine is None else mine
+        reference = np.zeros(shape, dtype) if reference is None else reference.numpy()
+        grads.append((mine, reference))
+    return ours.numpy(), theirs.detach().numpy(), grads
+
+
+@pytest.mark.parametrize("name", WITH_TORCH)
+@given(data=st.data())
+def test_forward_and_backward_match_torch_in_float64(name: str, data: st.DataObject) -> None:
+    spec = SPECS[name]
+    case = data.draw(spec.draw, label="case")
+    ours, theirs, grads = run_both(spec, case, data.draw(st.integers(0, 2**32 - 1)), np.float64)
+
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype == np.float64
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12, err_msg=f"{name} forward")
+    for position, (mine, reference) in zip(case.wrt, grads, strict=True):
+        assert mine.shape == reference.shape and mine.dtype == np.float64
+        np.testing.assert_allclose(
+            mine, reference, rtol=1e-10, atol=1e-12, err_msg=f"{name} gradient {position}"
+        )
+
+
+@pytest.mark.parametrize("name", WITH_TORCH)
+@given(data=st.data())
+def test_forward_and_backward_match_torch_in_float32(name: str, data: st.DataObject) -> None:
+    """The same in float32: outputs and gradients stay float32 and agree to float32 rounding."""
+    spec = SPECS[name]
+    case = data.draw(spec.draw, label="case")
+    ours, theirs, grads = run_both(spec, case, data.draw(st.integers(0, 2**32 - 1)), np.float32)
+
+    assert ours.dtype == theirs.dtype == np.float32
+    assert_close_float32(ours, theirs, f"{name} forward")
+    for position, (mine, reference) in zip(case.wrt, grads, strict=True):
+        assert mine.dtype == np.float32
+        assert_close_float32(mine, reference, f"{name} gradient {position}")
+
+
+def assert_close_float32(mine: np.ndarray, reference: np.ndarray, what: str) -> None:
+    assert mine.shape == reference.shape, what
+    scale = max(1.0, float(np.abs(reference).max(initial=0.0)))
+    np.testing.assert_allclose(
+        mine, reference, rtol=FLOAT32_RTOL, atol=FLOAT32_RTOL * scale, err_msg=what
+    )
