@@ -231,12 +231,11 @@ def _assign_scopes(
     op_specs: dict[int, NodeSpec],
 ) -> None:
     """Put each op, parameter, intermediate and constant into its module's cluster."""
+    op_scopes = module_map.op_scopes(graph_walk.tensors)
     for tensor in graph_walk.tensors:
         node = tensor._ctx
         if node is not None:
-            scope = module_map.op_scope(node)
-            op_specs[id(node)].scope = scope
-            tensor_specs[id(tensor)].scope = scope
+            op_specs[id(node)].scope = tensor_specs[id(tensor)].scope = op_scopes[id(node)]
         elif id(tensor) in module_map.owner_of_parameter:
             tensor_specs[id(tensor)].scope = module_map.owner_of_parameter[id(tensor)]
     consumer_scopes: dict[int, set[str | None]] = {}

@@ -128,11 +128,14 @@ class Graph:
         path.write_text(self._source, encoding="utf-8")
         return path
 
-    def render(self, path: str | os.PathLike[str], format: str | None = None) -> Path:
+    def render(
+        self, path: str | os.PathLike[str], format: str | None = None, keep_dot: bool = False
+    ) -> Path:
         """Render to an SVG, PNG or PDF file with Graphviz's ``dot``.
 
-        The DOT text is written first, next to the output with the suffix ``.dot``, so it is
-        there even when rendering fails.
+        The DOT text is written first, next to the output with the suffix ``.dot``; it is
+        removed after a successful rendering unless ``keep_dot``, and kept when rendering
+        fails (so it can be rendered elsewhere).
 
         Parameters
         ----------
@@ -141,6 +144,8 @@ class Graph:
             suffix that differs from ``format`` gets ``.<format>`` appended.
         format : {"svg", "png", "pdf"}, optional
             Output format (default: from the suffix, else ``svg``).
+        keep_dot : bool, default False
+            Keep the ``.dot`` file after a successful rendering.
 
         Returns
         -------
@@ -174,6 +179,8 @@ class Graph:
                 f"later with `dot -T{fmt} {dot_file} -o {output}`. To render directly, "
                 f"{INSTALL_HINT}."
             ) from None
+        if not keep_dot:
+            dot_file.unlink()
         return output
 
     def _repr_mimebundle_(

@@ -2,9 +2,9 @@
 
 A module tags the ops its forward recorded by calling :func:`record_module_scope` at the end
 of ``Module.__call__``; the renderer then maps each tagged module to its dotted path in the
-model (``features.0``) with ``model.named_modules()``. Ops with no tag that consume a
-parameter are placed in the module that owns the parameter, so layers are still grouped when a
-model's forward was called directly.
+model (``features.0``) with ``model.named_modules()``. An op with no tag that reads a
+module's parameters (directly, or through ``weight.T`` and the like) is placed in that module,
+so layers with parameters are still grouped when a model's forward was called directly.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tinygrad_cnn.function import Function
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -125,14 +124,43 @@ class ModuleMap:
     owner_of_parameter: dict[int, str]
     parameter_names: dict[int, str]
 
-    def op_scope(self, node: Function) -> str | None:
-        """The path of the module that recorded ``node`` (see the module docstring)."""
-        if node.scope is not None and id(node.scope) in self.path_of_module:
-            return self.path_of_module[id(node.scope)]
-        owners = [
-            self.owner_of_parameter[id(t)] for t in node.inputs if id(t) in self.owner_of_parameter
-        ]
-        return max(owners, key=lambda p: p.count(".") + bool(p)) if owners else None
+    def op_scopes(self, tensors: list[Tensor]) -> dict[int, str | None]:
+        """The module path of the op behind each tensor, ``id(op) -> path`` (or None).
+
+        An op tagged by :func:`record_module_scope` goes to the module that tagged it. An
+        untagged op goes to the innermost module among those owning a parameter it reads,
+        directly or through tensors computed from that module's parameters alone (as
+        ``weight.T`` in a linear layer).
+
+        Parameters
+        ----------
+        tensors : list of Tensor
+            The drawn tensors, every input before the tensors made from it.
+        """
+        derived: dict[int, str] = dict(self.owner_of_parameter)
+        scopes: dict[int, str | None] = {}
+        for tensor in tensors:
+            node = tensor._ctx
+            if node is None:
+                continue
+            if node.scope is not None and id(node.scope) in self.path_of_module:
+                scopes[id(node)] = self.path_of_module[id(node.scope)]
+                continue
+            owners = {derived[id(t)] for t in node.inputs if id(t) in derived}
+            scopes[id(node)] = max(owners, key=_depth) if owners else None
+            if len(owners) == 1 and all(id(t) in derived or _is_constant(t) for t in node.inputs):
+                derived[id(tensor)] = next(iter(owners))
+        return scopes
+
+
+def _is_constant(tensor: Tensor) -> bool:
+    """A one-entry leaf that needs no gradient (``2.0`` in ``x * 2.0``)."""
+    return tensor._ctx is None and not tensor.requires_grad and tensor.size == 1
+
+
+def _depth(path: str) -> int:
+    """Nesting depth of a module path: ``""`` 0, ``conv`` 1, ``features.0`` 2."""
+    return path.count(".") + 1 if path else 0
 
 
 def _named_modules(model: Any) -> list[tuple[str, Any]]:
