@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor, nn
+from tinygrad_cnn import Tensor, nn, no_grad
 from tinygrad_cnn.nn import init
 
 
@@ -187,6 +187,22 @@ def test_none_parameters_and_deletion() -> None:
 def test_forward_must_be_defined() -> None:
     with pytest.raises(NotImplementedError, match="Module does not define forward"):
         nn.Module()(1)
+
+
+def test_calling_a_module_tags_its_ops_with_the_innermost_module() -> None:
+    model = Block()
+    out = model(_image(h=6, w=6))
+    assert out._ctx.scope is model.head  # head's matmul (it has no bias)
+    last_linear = out._ctx.inputs[0]  # the bias add of layers.2
+    assert last_linear._ctx.name == "add" and last_linear._ctx.scope is model.layers[2]
+    relu = last_linear._ctx.inputs[0]._ctx.inputs[0]  # add <- matmul <- relu of layers.1
+    assert relu._ctx.name == "relu" and relu._ctx.scope is model.layers[1]
+    conv = model.conv1(_image(h=6, w=6))
+    assert conv._ctx.scope is model.conv1
+    outside = model.conv1(_image(h=6, w=6)).relu()
+    assert outside._ctx.scope is None  # made outside any module call
+    with no_grad():
+        assert model(_image(h=6, w=6))._ctx is None
 
 
 # ---------------------------------------------------------------------- state dicts

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.viz.scopes import record_module_scope
 
 
 class Parameter(Tensor):
@@ -348,7 +349,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        """Run ``forward`` and tag the ops it recorded with this module (for the graph
+        renderer's module view; inner modules tag first, so each op keeps the innermost)."""
+        output = self.forward(*args, **kwargs)
+        record_module_scope(self, (*args, *kwargs.values()), output)
+        return output
 
     def extra_repr(self) -> str:
         """The layer's arguments shown inside its repr, e.g. ``300, 10, bias=True``."""
