@@ -300,6 +300,67 @@ def _notes(
     return notes
 
 
+def _node_specs(
+    graph_walk: GraphWalk,
+    titles: dict[int, str],
+    names: Mapping[str, Tensor] | None,
+    roots: tuple[Tensor, ...],
+    values: bool,
+    backward: bool,
+    max_attr_chars: int,
+) -> tuple[dict[int, NodeSpec], dict[int, NodeSpec], list[NodeSpec]]:
+    """One node per drawn tensor and op: by ``id(tensor)``, by ``id(op)``, and in DOT order
+    (each op just before the tensor it made)."""
+    explicit = {id(t) for t in graph_walk.tensors if t.name}
+    explicit.update(id(t) for t in (names or {}).values())
+    root_ids = {id(r) for r in roots}
+    uses = _consumer_counts(graph_walk)
+    tensor_specs: dict[int, NodeSpec] = {}
+    op_specs: dict[int, NodeSpec] = {}
+    order: list[NodeSpec] = []
+    for tensor in graph_walk.tensors:
+        number = graph_walk.index[id(tensor)]
+        node = tensor._ctx
+        if node is not None:
+            op_specs[id(node)] = _op_node(node, f"op{number}", backward, max_attr_chars)
+            order.append(op_specs[id(node)])
+        kind = _tensor_kind(tensor, id(tensor) in root_ids, id(tensor) in explicit)
+        spec = _tensor_node(
+            tensor,
+            f"t{number}",
+            titles[id(tensor)],
+            kind,
+            values,
+            backward,
+            uses.get(id(tensor), 0),
+        )
+        tensor_specs[id(tensor)] = spec
+        order.append(spec)
+    return tensor_specs, op_specs, order
+
+
+def _edge_specs(
+    graph_walk: GraphWalk,
+    tensor_specs: dict[int, NodeSpec],
+    op_specs: dict[int, NodeSpec],
+    backward: bool,
+) -> list[EdgeSpec]:
+    """The edges of every drawn op; ops whose inputs were cut off get an edge from the note."""
+    edges: list[EdgeSpec] = []
+    cut: list[str] = []
+    for tensor in graph_walk.tensors:
+        node = tensor._ctx
+        if node is None:
+            continue
+        input_ids = [tensor_specs[id(p)].id if id(p) in tensor_specs else None for p in node.inputs]
+        op_id = op_specs[id(node)].id
+        if None in input_ids:
+            cut.append(op_id)
+        edges.extend(_op_edges(tensor, op_id, tensor_specs[id(tensor)].id, input_ids, backward))
+    edges.extend(EdgeSpec("note_hidden", op_id, "hidden", ()) for op_id in cut)
+    return edges
+
+
 def draw(
     *roots: Tensor,
     model: Any = None,
@@ -369,50 +430,15 @@ def draw(
     graph_walk = walk(roots, max_nodes)
     module_map = map_modules(model) if model is not None else None
     titles = _tensor_titles(graph_walk, names, module_map)
-    explicit = {id(t) for t in graph_walk.tensors if t.name} | {
-        id(t) for t in (names or {}).values()
-    }
-    root_ids = {id(r) for r in roots}
-    uses = _consumer_counts(graph_walk)
-    tensor_specs: dict[int, NodeSpec] = {}
-    op_specs: dict[int, NodeSpec] = {}
-    order: list[NodeSpec] = []
-    edges: list[EdgeSpec] = []
-    for tensor in graph_walk.tensors:
-        number = graph_walk.index[id(tensor)]
-        kind = _tensor_kind(tensor, id(tensor) in root_ids, id(tensor) in explicit)
-        spec = _tensor_node(
-            tensor,
-            f"t{number}",
-            titles[id(tensor)],
-            kind,
-            values,
-            backward,
-            uses.get(id(tensor), 0),
-        )
-        node = tensor._ctx
-        if node is not None:
-            op_spec = _op_node(node, f"op{number}", backward, max_attr_chars)
-            op_specs[id(node)] = op_spec
-            order.append(op_spec)
-        tensor_specs[id(tensor)] = spec
-        order.append(spec)
-    hidden_inputs: list[str] = []
-    for tensor in graph_walk.tensors:
-        node = tensor._ctx
-        if node is None:
-            continue
-        input_ids = [tensor_specs[id(p)].id if id(p) in tensor_specs else None for p in node.inputs]
-        op_id = op_specs[id(node)].id
-        if None in input_ids:
-            hidden_inputs.append(op_id)
-        edges.extend(_op_edges(tensor, op_id, tensor_specs[id(tensor)].id, input_ids, backward))
+    tensor_specs, op_specs, order = _node_specs(
+        graph_walk, titles, names, roots, values, backward, max_attr_chars
+    )
+    edges = _edge_specs(graph_walk, tensor_specs, op_specs, backward)
     if module_map is not None and (modules or collapse):
         _assign_scopes(graph_walk, module_map, tensor_specs, op_specs)
     notes = _notes(graph_walk, max_nodes, backward, values)
-    edges.extend(EdgeSpec("note_hidden", op_id, "hidden", ()) for op_id in hidden_inputs)
     object_ids = {key: spec.id for key, spec in (*tensor_specs.items(), *op_specs.items())}
-    protected = {tensor_specs[r].id for r in root_ids if r in tensor_specs}
+    protected = {tensor_specs[id(r)].id for r in roots if id(r) in tensor_specs}
     source, nodes, object_ids = write_dot(
         Drawing(order, edges, notes, object_ids),
         modules=module_map if (modules or collapse) else None,
