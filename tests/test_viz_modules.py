@@ -1,5 +1,5 @@
-"""The renderer with Modules: parameter names, module boxes, collapsed modules, the scope hook,
-and the command line that draws the example models."""
+"""The renderer with Modules: parameter names, module boxes (``Module.__call__`` tags each op
+with its module through ``record_module_scope``), collapsed modules, and the command line."""
 
 from __future__ import annotations
 
@@ -20,19 +20,6 @@ from tinygrad_cnn.viz.__main__ import main
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None, reason="Graphviz's dot is not installed"
 )
-
-
-def _recording_call(self: Module, *args: Any, **kwargs: Any) -> Any:
-    """The three lines ``Module.__call__`` needs for the module view (see docs/graphs.md)."""
-    output = self.forward(*args, **kwargs)
-    record_module_scope(self, (*args, *kwargs.values()), output)
-    return output
-
-
-@pytest.fixture
-def scoped_modules(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make every module call record its scope, as Module.__call__ is meant to."""
-    monkeypatch.setattr(Module, "__call__", _recording_call)
 
 
 def _seed_loss(batch: int = 2) -> tuple[Module, Tensor, Tensor]:
@@ -71,7 +58,7 @@ def test_parameter_names_from_a_module_appear() -> None:
     assert with_model.node(model.fc.bias).kind == "parameter"
 
 
-def test_module_view_boxes_each_layer(scoped_modules: None) -> None:
+def test_module_view_boxes_each_layer() -> None:
     model, images, loss = _seed_loss()
     graph = draw(loss, model=model, modules=True)
     boxes = _boxes_of(graph.source)
@@ -96,7 +83,7 @@ def test_module_view_boxes_each_layer(scoped_modules: None) -> None:
     assert "3,202 parameters" in graph.source and "no parameters" in graph.source
 
 
-def test_nested_modules_keep_the_innermost_box(scoped_modules: None) -> None:
+def test_nested_modules_keep_the_innermost_box() -> None:
     class Block(Module):
         def __init__(self) -> None:
             super().__init__()
@@ -121,9 +108,7 @@ def test_nested_modules_keep_the_innermost_box(scoped_modules: None) -> None:
     ]
 
 
-def test_collapse_draws_each_layer_as_one_node_with_its_parameter_count(
-    scoped_modules: None,
-) -> None:
+def test_collapse_draws_each_layer_as_one_node_with_its_parameter_count() -> None:
     model, images, loss = _seed_loss(batch=3)
     graph = draw(loss, model=model, collapse=True)
     modules = {n.title: n for n in graph.nodes.values() if n.kind == "module"}
@@ -151,7 +136,7 @@ def test_collapse_draws_each_layer_as_one_node_with_its_parameter_count(
     assert _boxes_of(graph.source)[conv] == ["Sequential"]
 
 
-def test_collapsed_modules_carry_the_alerts_of_what_they_hide(scoped_modules: None) -> None:
+def test_collapsed_modules_carry_the_alerts_of_what_they_hide() -> None:
     model = seed_cnn(seed=0)
     images = np.zeros((1, 1, 28, 28), dtype=np.float32)
     images[0, 0, 5, 5] = np.nan
@@ -251,7 +236,7 @@ def test_command_line_rejects_bad_arguments(argv: list[str]) -> None:
     assert caught.value.code == 2
 
 
-def test_lenet_module_view_has_every_layer_box(scoped_modules: None) -> None:
+def test_lenet_module_view_has_every_layer_box() -> None:
     model = lenet(seed=0)
     loss = model(Tensor(np.zeros((1, 1, 28, 28), dtype=np.float32))).cross_entropy([1])
     boxes = _boxes_of(draw(loss, model=model, modules=True).source)
