@@ -6,6 +6,13 @@
 >>> loss.backward()
 >>> w.grad
 array([[ 2., -4.]], dtype=float32)
+
+Subpackages: ``ops`` (every differentiable op), ``nn`` (modules and layers), ``optim``
+(SGD, Adam, AdamW), ``data`` (MNIST and synthetic digits), ``models`` (the example CNNs),
+``viz`` (graph drawing; graphviz is imported only to render), ``debug`` (check_graph,
+detect_anomaly), ``checkpoint`` (atomic, verified ``.npz``). ``tinygrad_cnn.testing`` (the
+Hypothesis strategies and ``assert_grads``) needs the ``testing`` extra and is not imported
+here.
 """
 
 from tinygrad_cnn.tensor import Tensor  # noqa: I001  (Tensor first: the ops build on it)
@@ -22,11 +29,16 @@ from tinygrad_cnn.ops import (
     softmax,
     stack,
 )
+from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
+from tinygrad_cnn import checkpoint, data, debug, models, nn, optim, viz
+from tinygrad_cnn.debug import check_graph, detect_anomaly
+from tinygrad_cnn.viz import draw
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "Tensor", "avg_pool2d", "concatenate", "conv2d", "cross_entropy",
-    "enable_grad", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d", "no_grad",
-    "set_grad_enabled", "softmax", "stack",
+    "Function", "GradcheckError", "Tensor", "avg_pool2d", "check_graph", "checkpoint",
+    "concatenate", "conv2d", "cross_entropy", "data", "debug", "detect_anomaly", "draw",
+    "enable_grad", "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d",
+    "models", "nn", "no_grad", "optim", "set_grad_enabled", "softmax", "stack", "viz",
 ]  # fmt: skip
