@@ -59,11 +59,19 @@ class Tensor:
     ) -> None:
         if isinstance(data, Tensor):
             raise TypeError("Tensor(data): data is already a Tensor; use .detach() or .numpy()")
+        if data is None or isinstance(data, str | bytes):  # fuzzing found: None became NaN
+            raise TypeError(f"Tensor(data): expected numbers, got {type(data).__name__}")
         if dtype is None and not isinstance(data, np.ndarray | np.generic):
             dtype = np.float32
-        array = np.asarray(data, dtype=dtype)
+        try:
+            array = np.asarray(data, dtype=dtype)
+        except (TypeError, ValueError) as error:  # ragged lists, unknown dtypes, junk
+            kind = TypeError if isinstance(error, TypeError) else ValueError
+            raise kind(f"Tensor(data): cannot make an array of numbers: {error}") from None
         if array.dtype == object:
             raise TypeError(f"Tensor(data): expected numbers, got an array of {type(data)}")
+        if array.dtype.kind not in "biuf":  # strings, complex, dates reached the ops
+            raise TypeError(f"Tensor(data): expected real numbers, got dtype {array.dtype}")
         if requires_grad and not np.issubdtype(array.dtype, np.floating):
             raise TypeError(
                 f"Tensor(requires_grad=True): only floating-point tensors can require grad, "
@@ -94,12 +102,12 @@ class Tensor:
     @classmethod
     def zeros(cls, *shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
         """A tensor of zeros of the given shape."""
-        return cls(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+        return cls(np.zeros(_new_shape("zeros", shape), dtype=dtype), requires_grad=requires_grad)
 
     @classmethod
     def ones(cls, *shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
         """A tensor of ones of the given shape."""
-        return cls(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+        return cls(np.ones(_new_shape("ones", shape), dtype=dtype), requires_grad=requires_grad)
 
     @classmethod
     def randn(
@@ -111,7 +119,7 @@ class Tensor:
     ) -> Tensor:
         """Standard normal samples of the given shape (``seed`` makes them reproducible)."""
         rng = np.random.default_rng(seed)
-        data = rng.standard_normal(_shape_arg(shape)).astype(dtype)
+        data = rng.standard_normal(_new_shape("randn", shape)).astype(dtype)
         return cls(data, requires_grad=requires_grad)
 
     # ----------------------------------------------------------------- properties
@@ -198,7 +206,12 @@ class Tensor:
         else:
             if isinstance(grad, Tensor):
                 grad = grad.data
-            upstream = np.asarray(grad, dtype=self.dtype)
+            try:
+                upstream = np.asarray(grad, dtype=self.dtype)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"backward(): the upstream gradient must be numbers, got {type(grad).__name__}"
+                ) from None
             if upstream.shape != self.shape:
                 raise ValueError(
                     f"backward(): upstream gradient has shape {upstream.shape}, expected the "
@@ -245,7 +258,12 @@ class Tensor:
 
     def astype(self, dtype: Any) -> Tensor:
         """Cast to ``dtype`` (differentiable: the gradient is cast back)."""
-        target = np.dtype(dtype)
+        try:
+            target = np.dtype(dtype) if dtype is not None else None  # np.dtype(None) is float64
+        except TypeError as error:
+            raise TypeError(f"astype: {error}") from None
+        if target is None or target.kind not in "biuf":
+            raise TypeError(f"astype: expected a real number dtype, got {dtype!r}")
         if target == self.dtype:
             return self
         return ops.Cast.apply(self, dtype=target)
@@ -260,24 +278,31 @@ class Tensor:
 
     def argmax(self, axis: int | None = None) -> Tensor:
         """Indices of the maxima along ``axis`` (not differentiable)."""
+        if axis is not None:  # fuzzing found: numpy's AxisError for an axis out of range
+            if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+                raise TypeError(f"argmax: axis must be an int or None, got {axis!r}")
+            if not -self.ndim <= axis < self.ndim:
+                raise ValueError(f"argmax: axis {axis} is out of range for shape {self.shape}")
+        if (self.size if axis is None else self.shape[axis]) == 0:
+            raise ValueError(f"argmax: cannot take the argmax of an empty axis, shape {self.shape}")
         return Tensor(np.argmax(self.data, axis=axis))
 
     # ----------------------------------------------------------------- operators
-    def _operands(self, other: Any) -> tuple[Tensor, Tensor]:
-        """Turn ``other`` into a tensor and bring both to one dtype.
+    def _operands(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
+        """Turn ``other`` into a tensor and bring both to one dtype (``op`` names errors).
 
         Python and numpy scalars take this tensor's dtype (as in PyTorch, a scalar never
         upcasts). Two tensors of different dtypes meet at the wider float dtype (an integer
         tensor takes the float one's), through a recorded ``cast`` the graph shows.
         """
         if not isinstance(other, Tensor):
-            if isinstance(other, int | float | np.generic):
+            if isinstance(other, int | float | np.number | np.bool_):
                 if isinstance(other, float | np.floating) and self.dtype.kind in "iub":
                     # An integer tensor meets a float scalar at float32 (as in PyTorch),
                     # instead of truncating the scalar: int_tensor * 2.5 is not int_tensor * 2.
                     return self.astype(np.float32), Tensor._from_op(np.float32(other), None)
                 return self, Tensor._from_op(np.asarray(other, dtype=self.dtype), None)
-            other = Tensor(other)
+            other = _operand(op, other)
         if other.dtype == self.dtype:
             return self, other
         floats = [d for d in (self.dtype, other.dtype) if np.issubdtype(d, np.floating)]
@@ -285,45 +310,45 @@ class Tensor:
         return self.astype(common), other.astype(common)
 
     def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(*self._operands(other))
+        return ops.Add.apply(*self._operands(other, "add"))
 
     def __radd__(self, other: Any) -> Tensor:
-        a, b = self._operands(other)
+        a, b = self._operands(other, "add")
         return ops.Add.apply(b, a)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(*self._operands(other))
+        return ops.Sub.apply(*self._operands(other, "sub"))
 
     def __rsub__(self, other: Any) -> Tensor:
-        a, b = self._operands(other)
+        a, b = self._operands(other, "sub")
         return ops.Sub.apply(b, a)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(*self._operands(other))
+        return ops.Mul.apply(*self._operands(other, "mul"))
 
     def __rmul__(self, other: Any) -> Tensor:
-        a, b = self._operands(other)
+        a, b = self._operands(other, "mul")
         return ops.Mul.apply(b, a)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(*self._operands(other))
+        return ops.Div.apply(*self._operands(other, "div"))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        a, b = self._operands(other)
+        a, b = self._operands(other, "div")
         return ops.Div.apply(b, a)
 
     def __pow__(self, exponent: Any) -> Tensor:
         return self.pow(exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
-        a, b = self._operands(base)
+        a, b = self._operands(base, "pow")
         return ops.Pow.apply(b, a)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return ops.matmul(*self._operands(other))
+        return ops.matmul(*self._operands(other, "matmul"))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        a, b = self._operands(other)
+        a, b = self._operands(other, "matmul")
         return ops.matmul(b, a)
 
     def __neg__(self) -> Tensor:
@@ -337,7 +362,7 @@ class Tensor:
         """``self ** exponent``: a scalar exponent is an attribute, a tensor one an input."""
         if isinstance(exponent, int | float) and not isinstance(exponent, bool):
             return ops.PowScalar.apply(self, exponent=exponent)
-        return ops.Pow.apply(*self._operands(exponent))
+        return ops.Pow.apply(*self._operands(exponent, "pow"))
 
     def exp(self) -> Tensor:
         """Elementwise ``e ** x``."""
@@ -369,11 +394,11 @@ class Tensor:
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise maximum with broadcasting; ties split the gradient equally."""
-        return ops.Maximum.apply(*self._operands(other))
+        return ops.Maximum.apply(*self._operands(other, "maximum"))
 
     def minimum(self, other: Any) -> Tensor:
         """Elementwise minimum with broadcasting; ties split the gradient equally."""
-        return ops.Minimum.apply(*self._operands(other))
+        return ops.Minimum.apply(*self._operands(other, "minimum"))
 
     # ----------------------------------------------------------------- reductions
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -423,7 +448,7 @@ class Tensor:
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         """Broadcast to ``shape`` (the gradient is summed back)."""
-        return ops.broadcast_to(self, tuple(shape))
+        return ops.broadcast_to(self, shape)
 
     def pad(self, pad_width: Any, value: float = 0.0) -> Tensor:
         """Pad with a constant, ``pad_width`` as in ``numpy.pad``."""
@@ -459,6 +484,29 @@ class Tensor:
     def cross_entropy(self, labels: Any, reduction: str = "mean") -> Tensor:
         """Softmax cross-entropy of logits ``(N, K)`` against integer labels ``(N,)``."""
         return ops.cross_entropy(self, labels, reduction)
+
+
+def _operand(op: str, value: Any) -> Tensor:
+    """The other operand of a binary op as a Tensor: arrays and nested lists of numbers only."""
+    # fuzzing found: x + None gave NaN, x + "1.5" parsed the string, x + "a" numpy's ValueError
+    if not isinstance(value, np.ndarray | list | tuple):
+        raise TypeError(
+            f"{op}: expected a Tensor, a number or an array of numbers, got {type(value).__name__}"
+        )
+    try:
+        return Tensor(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{op}: cannot use {type(value).__name__} as an operand: {error}") from None
+
+
+def _new_shape(op: str, shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """The shape of a new tensor: non-negative ints (numpy's errors do not name the op)."""
+    dims = _shape_arg(shape)
+    if any(isinstance(n, bool) or not isinstance(n, int | np.integer) for n in dims):
+        raise TypeError(f"{op}: shape must be integers, got {dims!r}")
+    if any(n < 0 for n in dims):
+        raise ValueError(f"{op}: shape must be non-negative, got {dims!r}")
+    return tuple(int(n) for n in dims)
 
 
 def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:

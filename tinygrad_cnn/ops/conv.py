@@ -223,6 +223,8 @@ def conv2d(
         raise TypeError(f"conv2d: weight must be a Tensor, got {type(weight).__name__}")
     if weight.ndim != 4:
         raise ValueError(f"conv2d: weight must have shape (O, C, kh, kw), got shape {weight.shape}")
+    if 0 in weight.shape[2:]:  # fuzzing found: a 0-wide kernel silently gave zeros
+        raise ValueError(f"conv2d: kernel sides must be positive, got weight shape {weight.shape}")
     if weight.shape[1] != x.shape[1]:
         raise ValueError(
             f"conv2d: input has {x.shape[1]} channels (shape {x.shape}) but weight expects "

@@ -45,7 +45,13 @@ class Sub(_Binary):
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.check(a, b)
-        return a - b
+        try:
+            return a - b
+        except TypeError:  # fuzzing found: numpy's unnamed error for two boolean tensors
+            raise TypeError(
+                f"{self.name}: cannot subtract {b.dtype} from {a.dtype} (as in numpy); cast "
+                f"the tensors first, e.g. .astype(np.float32)"
+            ) from None
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return g, (-g if self.needs_input_grad[1] else None)
@@ -139,7 +145,13 @@ class Neg(Function):
     """out = -a."""
 
     def forward(self, a: np.ndarray) -> np.ndarray:
-        return -a
+        try:
+            return -a
+        except TypeError:  # fuzzing found: numpy's unnamed error for a boolean tensor
+            raise TypeError(
+                f"{self.name}: cannot negate a {a.dtype} tensor (as in numpy); cast it first, "
+                f"e.g. .astype(np.float32)"
+            ) from None
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         return (-g,)

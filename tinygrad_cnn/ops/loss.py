@@ -79,6 +79,8 @@ class CrossEntropy(Function):
 
 
 def _check_axis(op: str, x: Tensor, axis: int) -> int:
+    if not isinstance(x, Tensor):  # fuzzing found: None gave an AttributeError
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
     if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
     if not -x.ndim <= axis < x.ndim:
@@ -127,7 +129,12 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
         )
     if labels is None:
         raise TypeError("cross_entropy: labels must be integers of shape (N,), got None")
-    label_array = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    try:  # fuzzing found: ragged label lists gave numpy's ValueError
+        label_array = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"cross_entropy: labels must be integers of shape (N,), got {type(labels).__name__}"
+        ) from None
     if not np.issubdtype(label_array.dtype, np.integer):
         raise TypeError(f"cross_entropy: labels must be integers, got dtype {label_array.dtype}")
     n, k = logits.shape

@@ -54,6 +54,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     -------
     Tensor, shape (..., n, m) with the batch axes broadcast (1-D axes dropped as in numpy).
     """
+    for operand in (a, b):  # fuzzing found: None gave an AttributeError
+        if not isinstance(operand, Tensor):
+            raise TypeError(f"matmul: operands must be Tensors, got {type(operand).__name__}")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(
             f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}"

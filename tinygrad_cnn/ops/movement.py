@@ -115,6 +115,22 @@ def _is_advanced(index: Any) -> bool:
     return any(isinstance(p, np.ndarray | list) for p in parts)
 
 
+_INDEX_PARTS = (int, np.integer, np.bool_, slice, type(None), type(Ellipsis), np.ndarray)
+
+
+def _check_tensor(op: str, x: Any) -> None:
+    """Raise TypeError when the input of ``op`` is not a Tensor."""
+    if not isinstance(x, Tensor):  # fuzzing found: None gave an AttributeError
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+
+
+def _check_int(op: str, name: str, value: Any) -> int:
+    """``value`` as an int; bools, floats and other types raise TypeError."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    return int(value)
+
+
 def _normalize_index(index: Any) -> Any:
     """Tensors and lists inside an index become numpy arrays; everything else is kept."""
     parts = index if isinstance(index, tuple) else (index,)
@@ -122,7 +138,7 @@ def _normalize_index(index: Any) -> Any:
     for part in parts:
         if isinstance(part, Tensor):
             part = part.data
-        if isinstance(part, list):
+        if isinstance(part, list | tuple):
             part = np.asarray(part)
         if isinstance(part, np.ndarray) and not (
             np.issubdtype(part.dtype, np.integer) or part.dtype == bool
@@ -132,12 +148,21 @@ def _normalize_index(index: Any) -> Any:
             raise TypeError(
                 f"getitem: indices must be ints, slices or arrays, got the float {part}"
             )
+        if not isinstance(part, _INDEX_PARTS):  # fuzzing found: "a" gave numpy's IndexError
+            raise TypeError(
+                f"getitem: indices must be ints, slices, None, Ellipsis or integer/boolean "
+                f"arrays, got {type(part).__name__} {part!r}"
+            )
         out.append(part)
     return tuple(out) if isinstance(index, tuple) else out[0]
 
 
 def _ints(op: str, what: str, values: Sequence[Any]) -> tuple[int, ...]:
     """``values`` as a tuple of ints; floats and other types raise instead of truncating."""
+    if isinstance(values, int | np.integer) and not isinstance(values, bool):
+        values = (values,)
+    if not isinstance(values, Sequence | np.ndarray) or isinstance(values, str):
+        raise TypeError(f"{op}: {what} must be a sequence of integers, got {values!r}")
     if any(isinstance(v, bool) or not isinstance(v, int | np.integer) for v in values):
         raise TypeError(f"{op}: {what} must be integers, got {tuple(values)!r}")
     return tuple(int(v) for v in values)
@@ -150,6 +175,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     """``x`` with a new shape of the same size; one entry may be -1."""
+    _check_tensor("reshape", x)
     shape = _ints("reshape", "shape", shape)
     error = ValueError(
         f"reshape: cannot reshape a tensor of shape {x.shape} (size {x.size}) into {shape}"
@@ -170,8 +196,15 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge the axes ``start_dim`` to ``end_dim`` (inclusive) into one."""
+    _check_tensor("flatten", x)
+    dims = (
+        _check_int("flatten", "start_dim", start_dim),
+        _check_int("flatten", "end_dim", end_dim),
+    )
     if x.ndim == 0:
         return reshape(x, (1,))
+    if any(not -x.ndim <= d < x.ndim for d in dims):  # fuzzing found: flatten(5) wrapped around
+        raise ValueError(f"flatten: dims {dims} are out of range for {x.ndim} dimensions")
     start, end = start_dim % x.ndim, end_dim % x.ndim
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
@@ -181,6 +214,8 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def squeeze(x: Tensor, axis: int) -> Tensor:
     """Remove the size-1 axis ``axis``."""
+    _check_tensor("squeeze", x)
+    axis = _check_int("squeeze", "axis", axis)
     if not -x.ndim <= axis < x.ndim or x.shape[axis] != 1:
         raise ValueError(f"squeeze: axis {axis} of shape {x.shape} is not a size-1 axis")
     axis %= x.ndim
@@ -189,6 +224,8 @@ def squeeze(x: Tensor, axis: int) -> Tensor:
 
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert a size-1 axis at position ``axis`` (negative counts from the end)."""
+    _check_tensor("unsqueeze", x)
+    axis = _check_int("unsqueeze", "axis", axis)
     if not -x.ndim - 1 <= axis <= x.ndim:
         raise ValueError(f"unsqueeze: axis {axis} is out of range for {x.ndim} dimensions")
     axis %= x.ndim + 1
@@ -197,6 +234,7 @@ def unsqueeze(x: Tensor, axis: int) -> Tensor:
 
 def permute(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     """Reorder the axes; ``None`` reverses them (like ``numpy.transpose``)."""
+    _check_tensor("permute", x)
     axes = tuple(range(x.ndim))[::-1] if axes is None else _ints("permute", "axes", axes)
     if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)) or any(
         not -x.ndim <= a < x.ndim for a in axes
@@ -210,6 +248,7 @@ def permute(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """``x`` broadcast to ``shape`` with numpy's rules."""
+    _check_tensor("broadcast_to", x)
     shape = _ints("broadcast_to", "shape", shape)
     try:
         if np.broadcast_shapes(x.shape, shape) != shape:
@@ -223,6 +262,9 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     """Pad with a constant; ``pad_width`` is an int, a (before, after) pair, or one per axis."""
+    _check_tensor("pad", x)
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"pad: value must be a real number, got {value!r}")  # was float("a")
     try:
         widths = np.broadcast_to(np.asarray(pad_width), (x.ndim, 2))
     except ValueError:
@@ -237,7 +279,12 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     return Pad.apply(x, pad_width=pairs, value=float(value))
 
 
-def _check_joinable(op: str, tensors: Sequence[Tensor]) -> None:
+def _check_joinable(op: str, tensors: Sequence[Tensor], axis: Any) -> list[Tensor]:
+    # fuzzing found: a Tensor passed as the sequence was split into rows (or len() failed),
+    # and float/str axes reached slicing
+    if isinstance(tensors, Tensor) or not isinstance(tensors, Sequence):
+        raise TypeError(f"{op}: expected a list or tuple of Tensors, got {type(tensors).__name__}")
+    _check_int(op, "axis", axis)
     if not tensors:
         raise ValueError(f"{op}: expected at least one tensor, got none")
     for t in tensors:
@@ -246,11 +293,12 @@ def _check_joinable(op: str, tensors: Sequence[Tensor]) -> None:
     dtypes = {t.dtype for t in tensors}
     if len(dtypes) > 1:
         raise TypeError(f"{op}: tensors must share one dtype, got {sorted(map(str, dtypes))}")
+    return list(tensors)
 
 
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing ``axis``."""
-    _check_joinable("concatenate", tensors)
+    tensors = _check_joinable("concatenate", tensors, axis)
     ndim = tensors[0].ndim
     if ndim == 0 or not -ndim <= axis < ndim:
         raise ValueError(f"concatenate: axis {axis} is out of range for {ndim} dimensions")
@@ -269,7 +317,7 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Stack tensors of one shape along a new ``axis``."""
-    _check_joinable("stack", tensors)
+    tensors = _check_joinable("stack", tensors, axis)
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(

@@ -30,16 +30,20 @@ def normalize_axes(op: str, axis: Axis, ndim: int) -> tuple[int, ...]:
     for a in axes:
         if isinstance(a, bool) or not isinstance(a, int | np.integer):
             raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
         normalized.append(int(a) % max(ndim, 1))
     if len(set(normalized)) != len(normalized):
         raise ValueError(f"{op}: axis {axis!r} repeats an axis")
+    if ndim == 0:  # fuzzing found: axis 0 of a 0-d tensor reached numpy (AxisError)
+        return ()
     return tuple(sorted(normalized))
 
 
 def reduce_op(op: type[Function], x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Apply the reduction ``op`` to ``x`` over ``axis`` (int, tuple, or None for all)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op.name}: input must be a Tensor, got {type(x).__name__}")
     axes = normalize_axes(op.name, axis, x.ndim)
     if op in (Max, Min) and any(x.shape[a] == 0 for a in axes):
         raise ValueError(f"{op.name}: cannot reduce an empty axis of a tensor of shape {x.shape}")
