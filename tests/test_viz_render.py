@@ -61,8 +61,8 @@ def test_render_takes_the_format_from_the_suffix_or_the_argument(tmp_path: Path)
     png = graph.render(tmp_path / "graph.png", keep_dot=True)
     assert (tmp_path / "graph.dot").read_text(encoding="utf-8") == graph.source
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    pdf = graph.render(tmp_path / "graph", format="pdf")
-    assert pdf == tmp_path / "graph.pdf" and pdf.read_bytes()[:5] == b"%PDF-"
+    pdf = graph.render(tmp_path / "new folder" / "graph", format="pdf")
+    assert pdf == tmp_path / "new folder" / "graph.pdf" and pdf.read_bytes()[:5] == b"%PDF-"
     with pytest.raises(ValueError, match="format must be one of svg, png, pdf, got 'jpg'"):
         graph.render(tmp_path / "graph.jpg", format="jpg")
 

@@ -140,8 +140,9 @@ class Graph:
         Parameters
         ----------
         path : str or PathLike
-            The output file. Its suffix gives the format when ``format`` is not given; a
-            suffix that differs from ``format`` gets ``.<format>`` appended.
+            The output file (missing folders are created). Its suffix gives the format when
+            ``format`` is not given; a suffix that differs from ``format`` gets ``.<format>``
+            appended.
         format : {"svg", "png", "pdf"}, optional
             Output format (default: from the suffix, else ``svg``).
         keep_dot : bool, default False
@@ -167,6 +168,7 @@ class Graph:
                 f"Graph.render: format must be one of {', '.join(FORMATS)}, got {fmt!r}"
             )
         output = path if suffix == fmt else path.with_name(f"{path.name}.{fmt}")
+        output.parent.mkdir(parents=True, exist_ok=True)
         dot_file = self.save(output.with_suffix(".dot"))
         import graphviz
 
