@@ -24,8 +24,10 @@ lint: $(VENV)/.installed-dev
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 
+# Tests check correctness, not speed: one BLAS/OpenMP thread each avoids oversubscribing
+# the cores when the suite shares the machine (2-thread BLAS spin-waits badly under load).
 test: lint
-	$(PYTHON) -m pytest
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PYTHON) -m pytest
 
 bench: $(VENV)/.installed-dev
 	$(PYTHON) benchmarks/bench.py
