@@ -18,6 +18,7 @@ import pytest
 from tinygrad_cnn import Tensor, conv2d, cross_entropy, max_pool2d
 from tinygrad_cnn.debug import AnomalyError, describe_array, detect_anomaly, is_anomaly_enabled
 from tinygrad_cnn.function import anomaly_hooks
+from tinygrad_cnn.models import build_model
 
 # log(0) and 0 / 0 are the planted bugs: numpy's warnings about them are expected.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -136,6 +137,18 @@ def test_quiet_on_a_correct_cnn_and_the_same_results() -> None:
     assert loss_on == loss_off
     for on, off in zip(grads_on, grads_off, strict=True):
         np.testing.assert_array_equal(on, off)
+
+
+def test_the_call_site_is_the_users_line_through_nn_modules() -> None:
+    model = build_model("seed")
+    images = np.zeros((1, 1, 28, 28), dtype=np.float32)
+    images[0, 0, 5, 5] = np.nan  # a corrupt pixel
+    with detect_anomaly(), pytest.raises(AnomalyError) as info:
+        line = line_after()
+        model(Tensor(images))
+    assert info.value.op_name == "conv2d" and info.value.phase == "forward"
+    assert info.value.call_site is not None and info.value.call_site.lineno == line
+    assert "input 0: shape (1, 1, 28, 28) float32, min 0, max 0, 1 NaN" in str(info.value)
 
 
 def test_off_by_default_and_restored_after_an_error() -> None:

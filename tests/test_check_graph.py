@@ -7,11 +7,19 @@ exactly 0, max-pool ties) must never turn into a false failure.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tinygrad_cnn import Function, Tensor, conv2d, cross_entropy, max_pool2d
 from tinygrad_cnn.debug import GraphReport, check_graph
+
+DEBUGGING_DOC = Path(__file__).resolve().parents[1] / "docs" / "debugging.md"
 
 
 class WrongSquare(Function, register=False):
@@ -216,3 +224,25 @@ def test_check_graph_rejects_bad_arguments() -> None:
         check_graph(loss, projections=2.0)
     with pytest.raises(TypeError, match="check_graph: atol must be a number"):
         check_graph(loss, atol="1e-5")
+
+
+def test_the_debugging_walkthrough_prints_what_docs_debugging_md_shows(tmp_path: Path) -> None:
+    """docs/debugging.md: its code blocks, saved as debug_demo.py, print its output blocks."""
+    text = DEBUGGING_DOC.read_text()
+    code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
+    expected = "".join(re.findall(r"```text\n(.*?)```", text, re.S))
+    (tmp_path / "debug_demo.py").write_text(code)
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "debug_demo.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.replace(f"{tmp_path.resolve()}{os.sep}", "")
+
+    def masked(output: str) -> list[str]:  # error sizes in the tables vary with the BLAS
+        return [re.sub(r"\d\.\de[+-]\d\d", "#", line).rstrip() for line in output.splitlines()]
+
+    assert masked(printed) == masked(expected)

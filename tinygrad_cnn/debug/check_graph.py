@@ -69,9 +69,10 @@ class OpCheck:
     status : {"pass", "fail", "undetermined"}
         ``undetermined``: every comparison met a kink (see the module docstring).
     abs_error : float
-        The worst ``|analytic - numerical|`` over the comparisons (0 when none was made).
+        The worst ``|analytic - numerical|`` over the comparisons (NaN when no comparison
+        decided the status, e.g. a failed dtype or shape contract).
     rel_error : float
-        That comparison's ``|analytic - numerical| / max(|analytic|, |numerical|)``.
+        That comparison's ``|analytic - numerical| / max(|analytic|, |numerical|)`` (or NaN).
     input_index : int or None
         The input with the worst comparison (or the failing contract).
     detail : str
@@ -162,8 +163,8 @@ class GraphReport(Sequence[OpCheck]):
                     e.op,
                     str(e.output_shape),
                     status,
-                    f"{e.abs_error:.1e}",
-                    f"{e.rel_error:.1e}",
+                    _number(e.abs_error),
+                    _number(e.rel_error),
                     e.detail,
                 )
             )
@@ -176,6 +177,10 @@ class GraphReport(Sequence[OpCheck]):
 
     def __repr__(self) -> str:
         return f"<GraphReport {len(self.entries)} ops, {len(self.failures)} failed>"
+
+
+def _number(value: float) -> str:
+    return f"{value:.1e}" if np.isfinite(value) else "-"
 
 
 # ---------------------------------------------------------------------- one comparison
@@ -321,7 +326,7 @@ def _check_input(
                 f"input {position}: non-finite value {where} (analytic {analytic:.6g}, "
                 f"numerical {numeric:.6g}): too close to the edge of the op's domain?"
             )
-            outcome.record(UNDETERMINED, 0.0, 0.0, detail)
+            outcome.record(UNDETERMINED, float("nan"), float("nan"), detail)
             continue
         error = abs(analytic - numeric)
         scale = max(abs(analytic), abs(numeric))
@@ -359,8 +364,8 @@ def _check_node(index: int, node: Function, settings: _Settings) -> OpCheck:
     output_shape: tuple[int, ...] = ()
 
     def entry(status: str, outcome: _Outcome | None, position: int | None, detail: str) -> OpCheck:
-        abs_error = outcome.abs_error if outcome else 0.0
-        rel_error = outcome.rel_error if outcome else 0.0
+        abs_error = outcome.abs_error if outcome else float("nan")
+        rel_error = outcome.rel_error if outcome else float("nan")
         return OpCheck(
             index, node, node.name, output_shape, status, abs_error, rel_error, position, detail
         )
