@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 RUN_ARGS ?=
 
-.PHONY: run test lint bench graph-svg clean
+.PHONY: run test lint bench graph-svg docs-images clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -31,6 +31,14 @@ test: lint
 
 bench: $(VENV)/.installed-dev
 	$(PYTHON) benchmarks/bench.py
+
+# The README's picture of the seed CNN, drawn by the library itself.
+graph-svg: $(VENV)/.installed-dev
+	$(PYTHON) -m tinygrad_cnn.viz --model seed --modules --out docs/images/seed_cnn_graph.svg
+
+# Every picture of docs/graphs.md.
+docs-images: $(VENV)/.installed-dev
+	$(PYTHON) -m tinygrad_cnn.viz.gallery docs/images
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
