@@ -163,6 +163,29 @@ def test_a_gradient_of_the_wrong_shape_fails_the_contract() -> None:
     assert "shape (2,) for input 0 of shape (2, 3)" in report.failures[0].detail
 
 
+class RaisingBackward(Function, register=False):
+    """out = 2 a, with a planted bug: backward raises."""
+
+    name = "raising_backward"
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return 2 * a
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        raise RuntimeError("planted")
+
+
+def test_a_backward_that_raises_is_reported_not_propagated() -> None:
+    x = Tensor(np.ones(3), requires_grad=True)
+    report = check_graph((RaisingBackward.apply(x) * 2).sum())
+    assert [(e.op, e.status) for e in report] == [
+        ("raising_backward", "fail"), ("mul", "pass"), ("sum", "pass"),
+    ]  # fmt: skip
+    assert report[0].output_shape == (3,)
+    assert "RuntimeError('planted')" in report[0].detail
+    assert np.isnan(report[0].abs_error) and "  -  " in str(report)
+
+
 def test_a_wrong_relu_is_caught_even_though_relu_has_a_kink() -> None:
     x = Tensor(np.array([-1.0, 0.0, 2.0, -3.0]), requires_grad=True)
     report = check_graph((LeakyRelu.apply(x) * Tensor([1.0, 2.0, 3.0, 4.0])).sum())

@@ -218,7 +218,7 @@ class _OpAtPoint:
         with enable_grad():
             leaves = [_leaf(a) for a in arrays]
             out = op.apply(*leaves, **attrs)
-        self.output_shape, self.output_dtype = out.shape, out.dtype
+        self.output_dtype = out.dtype
         self.v = np.random.default_rng(_seed_of(arrays)).standard_normal(out.shape)
         norm = float(np.sqrt((self.v * self.v).sum()))
         self.v = self.v / norm if norm > 0 else self.v
@@ -359,9 +359,10 @@ def _nudged(arrays: list[np.ndarray], scale: float, rng: np.random.Generator) ->
 
 
 # ---------------------------------------------------------------------- one op
-def _check_node(index: int, node: Function, settings: _Settings) -> OpCheck:
+def _check_node(
+    index: int, node: Function, output_shape: tuple[int, ...], settings: _Settings
+) -> OpCheck:
     op = type(node)
-    output_shape: tuple[int, ...] = ()
 
     def entry(status: str, outcome: _Outcome | None, position: int | None, detail: str) -> OpCheck:
         abs_error = outcome.abs_error if outcome else float("nan")
@@ -375,14 +376,16 @@ def _check_node(index: int, node: Function, settings: _Settings) -> OpCheck:
         native = _OpAtPoint(op, node.attrs, originals)
     except Exception as error:  # a broken op must show in the report, not abort the check
         return entry(FAIL, None, None, f"re-running the op raised {error!r}")
-    output_shape = native.output_shape
     if native.problem is not None:
         return entry(FAIL, None, *native.problem)
 
     attrs64 = {k: _float64_attr(v) for k, v in node.attrs.items()}
     arrays64 = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in originals]
     rng = np.random.default_rng(index)
-    point = _OpAtPoint(op, attrs64, arrays64)
+    try:
+        point = _OpAtPoint(op, attrs64, arrays64)
+    except Exception as error:  # e.g. a backward that only breaks in float64
+        return entry(FAIL, None, None, f"re-running the op in float64 raised {error!r}")
     if point.problem is not None:
         position, problem = point.problem
         return entry(FAIL, None, position, f"in float64: {problem}")
@@ -474,11 +477,11 @@ def check_graph(
                 "check_graph: this tensor has no recorded graph (a leaf, or computed under "
                 "no_grad() or from inputs that do not require grad)"
             )
-    nodes = [t._ctx for t in topological_order(*roots) if t._ctx is not None]
+    outputs = [t for t in topological_order(*roots) if t._ctx is not None]
     token = anomaly_hooks.set(None)  # the re-runs probe near the domain's edge on purpose
     try:
         with np.errstate(all="ignore"):
-            entries = [_check_node(i, node, settings) for i, node in enumerate(nodes)]
+            entries = [_check_node(i, t._ctx, t.shape, settings) for i, t in enumerate(outputs)]
     finally:
         anomaly_hooks.reset(token)
     shown = {"eps": eps, "atol": atol, "rtol": rtol}
