@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tinygrad_cnn.atomic import write_atomically
 from tinygrad_cnn.data import IDX_DTYPES, read_idx, write_idx
-from tinygrad_cnn.data.atomic import write_atomically
 
 NATIVE_DTYPES = [dtype.newbyteorder("=") for dtype in IDX_DTYPES.values()]
 

@@ -20,13 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn.atomic import write_atomically
 from tinygrad_cnn.nn.module import IncompatibleKeys, Module
 from tinygrad_cnn.tensor import Tensor
 
@@ -94,31 +93,10 @@ def save(obj: Module | Mapping[str, Any], path: PathLike) -> None:
         "keys": sorted(arrays),
         "sha256": state_checksum(arrays),
     }
-    destination = Path(os.fspath(path))
-    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(8)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    descriptor = os.open(temporary, flags, 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **arrays, **{METADATA_KEY: np.array(json.dumps(metadata))})
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, destination)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_folder(destination.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable (POSIX); folders cannot be opened for fsync on Windows."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    write_atomically(
+        path,
+        lambda handle: np.savez(handle, **arrays, **{METADATA_KEY: np.array(json.dumps(metadata))}),
+    )
 
 
 def load_state(path: PathLike) -> dict[str, np.ndarray]:

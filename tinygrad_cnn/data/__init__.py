@@ -7,9 +7,10 @@
 (32, 1, 28, 28) float32 (32,) int64
 (32, 1, 28, 28) float32 (32,) int64
 
-Modules, one job each: ``idx`` (read/write IDX files), ``atomic`` (all-or-nothing file
-writes), ``download`` (verified downloads from mirrors), ``mnist`` (file layout, loading,
-downloading MNIST), ``synthetic`` (stroke-drawn digits), ``batches`` (minibatch tensors).
+Modules, one job each: ``idx`` (read/write IDX files), ``download`` (verified downloads from
+mirrors), ``mnist`` (file layout, loading, downloading MNIST), ``synthetic`` (stroke-drawn
+digits), ``batches`` (minibatch tensors). Every file is written through
+:mod:`tinygrad_cnn.atomic` (all or nothing).
 torchvision is optional and only imported when a download is needed.
 """
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from tinygrad_cnn.data.atomic import write_atomically
+from tinygrad_cnn.atomic import write_atomically
 
 CHUNK_SIZE = 1 << 16
 """Bytes read from the network per step."""

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from tinygrad_cnn.data.atomic import write_atomically
+from tinygrad_cnn.atomic import write_atomically
 
 IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),

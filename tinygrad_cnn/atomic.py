@@ -4,8 +4,10 @@ The bytes go to a temporary file next to the destination (same folder, so the sa
 system); only when the writer returns without raising is the temporary file flushed to disk
 and renamed over the destination with :func:`os.replace`, which is atomic. On any exception,
 including ``KeyboardInterrupt``, the temporary file is deleted and the exception propagates.
+After the rename the folder itself is synced too (on POSIX), so the new name survives a crash.
 Only a hard kill (``SIGKILL``, power loss) can leave a ``.<name>.<random>.part`` file behind;
-it is never mistaken for data, since readers look for exact file names.
+it is never mistaken for data, since readers look for exact file names. Used for downloads,
+IDX files and checkpoints.
 """
 
 from __future__ import annotations
@@ -53,4 +55,16 @@ def write_atomically(dest: str | os.PathLike[str], write: Callable[[BinaryIO], N
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _fsync_folder(dest.parent)
     return dest
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable (POSIX); folders cannot be opened for fsync on Windows."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
