@@ -361,6 +361,35 @@ def _edge_specs(
     return edges
 
 
+def _check_lines(entry: Any) -> tuple[str, str]:
+    """The line an op's check_graph result adds to its node, and its tone."""
+    if entry.status == "pass":
+        return "✓ backward check passed", "check_pass"
+    if entry.status == "undetermined":
+        return "? backward check undetermined (kink)", "check_undetermined"
+    where = f" (input {entry.input_index})" if entry.input_index is not None else ""
+    if entry.rel_error == entry.rel_error:  # not NaN: a numerical comparison decided
+        return f"✗ backward wrong: rel. error {entry.rel_error:.2g}{where}", "check_fail"
+    return f"✗ backward wrong{where}: {entry.detail}", "check_fail"
+
+
+def _apply_checks(op_specs: dict[int, NodeSpec], checks: Any) -> None:
+    """Colour each drawn op by its check_graph status, with a line saying why."""
+    entries = getattr(checks, "entries", None)
+    if entries is None:
+        raise TypeError(
+            "draw: checks must be the report of tinygrad_cnn.check_graph(loss), "
+            f"got {type(checks).__name__}"
+        )
+    for entry in entries:
+        spec = op_specs.get(id(entry.node))
+        if spec is None:
+            continue  # an op beyond max_nodes
+        spec.check = entry.status
+        text, tone = _check_lines(entry)
+        (spec.alerts if entry.status == "fail" else spec.lines).append((text, tone))
+
+
 def draw(
     *roots: Tensor,
     model: Any = None,
@@ -373,6 +402,7 @@ def draw(
     rankdir: str = "TB",
     legend: bool = True,
     max_attr_chars: int = 40,
+    checks: Any = None,
 ) -> Graph:
     """Draw the computation graph behind ``roots`` (every tensor and op, once).
 
@@ -406,6 +436,9 @@ def draw(
         Add a legend of the node and edge kinds present.
     max_attr_chars : int, default 40
         Op attribute text longer than this is cut with ``…``.
+    checks : GraphReport, optional
+        The report of :func:`tinygrad_cnn.debug.check_graph` for this graph: each checked op
+        is outlined green (pass), amber (undetermined) or filled red with the error (fail).
 
     Returns
     -------
@@ -434,6 +467,8 @@ def draw(
         graph_walk, titles, names, roots, values, backward, max_attr_chars
     )
     edges = _edge_specs(graph_walk, tensor_specs, op_specs, backward)
+    if checks is not None:
+        _apply_checks(op_specs, checks)
     if module_map is not None and (modules or collapse):
         _assign_scopes(graph_walk, module_map, tensor_specs, op_specs)
     notes = _notes(graph_walk, max_nodes, backward, values)

@@ -2,7 +2,8 @@
 
 Each picture of an example model is exactly what the command line draws with the arguments in
 :data:`PICTURES` (``python -m tinygrad_cnn.viz <arguments> --out DIR/<name>``); the last one,
-``alerts.svg``, is a small hand-made graph with a NaN and a dead ReLU for the values view.
+``alerts.svg``, is a small hand-made graph with a NaN and a dead ReLU for the values view, and
+``checked.svg`` colours a small CNN with a planted wrong backward by its ``check_graph`` report.
 Needs Graphviz's ``dot``.
 """
 
@@ -49,6 +50,32 @@ def alerts_graph() -> Graph:
     return draw(loss, names={"hidden": hidden, "loss": loss}, values=True)
 
 
+def checked_graph() -> Graph:
+    """A small CNN with a planted wrong backward (``bad_square`` forgets the factor 2), drawn
+    with its :func:`~tinygrad_cnn.debug.check_graph` report: the wrong op is the red one."""
+    from tinygrad_cnn import conv2d, cross_entropy
+    from tinygrad_cnn.debug import check_graph
+    from tinygrad_cnn.function import Function
+    from tinygrad_cnn.tensor import Tensor
+
+    class BadSquare(Function, register=False):
+        name = "bad_square"
+
+        def forward(self, x: np.ndarray) -> np.ndarray:
+            self.x = x
+            return x * x
+
+        def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+            return (g * self.x,)  # should be 2 * x
+
+    rng = np.random.default_rng(0)
+    images = Tensor(rng.standard_normal((4, 1, 8, 8)), name="images")
+    weight = Tensor(rng.standard_normal((2, 1, 3, 3)), requires_grad=True, name="conv.weight")
+    hidden = BadSquare.apply(conv2d(images, weight)).relu().max_pool2d(2).reshape(4, -1)
+    loss = cross_entropy(hidden, np.array([0, 1, 2, 3]))
+    return draw(loss, names={"loss": loss}, checks=check_graph(loss))
+
+
 def write_gallery(folder: Path) -> list[Path]:
     """Render every picture into ``folder``; returns the files written."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -57,6 +84,7 @@ def write_gallery(folder: Path) -> list[Path]:
         args = parse_arguments([*arguments, "--out", str(folder / name)])
         written.append(example_graph(args).render(folder / name))
     written.append(alerts_graph().render(folder / "alerts.svg"))
+    written.append(checked_graph().render(folder / "checked.svg"))
     return written
 
 

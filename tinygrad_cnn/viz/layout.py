@@ -50,6 +50,8 @@ def node_attributes(spec: NodeSpec) -> dict[str, str]:
     elif "dead" in tones:
         attrs.update(style.DEAD_STYLE)
         attrs["style"] = attrs.get("style", style.NODE_DEFAULTS["style"]) + ",dashed"
+    if spec.check is not None:
+        attrs.update(style.CHECK_STYLES[spec.check][0])
     if spec.kind == "op":
         attrs["ordering"] = "in"
     attrs["label"] = style.node_label(spec.title, [*spec.lines, *spec.alerts], spec.kind == "op")
@@ -166,7 +168,9 @@ def _legend_node(nodes: list[NodeSpec], edges: list[EdgeSpec]) -> str:
     edge_kinds = [k for k in style.EDGE_LEGEND if k in edge_kinds_present]
     tones = {tone for s in nodes for _, tone in s.alerts}
     marks = [m for m in ("alert", "dead") if m in tones]
-    label = style.legend_label(node_kinds, edge_kinds, marks)
+    statuses = {s.check for s in nodes}
+    checks = [c for c in style.CHECK_STYLES if c in statuses]
+    label = style.legend_label(node_kinds, edge_kinds, marks, checks)
     return node_statement("legend", {"shape": "plain", "style": "", "label": label})
 
 

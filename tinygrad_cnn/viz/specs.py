@@ -26,6 +26,9 @@ class NodeSpec:
         Dotted path of the module whose box the node sits in (``None``: outside all).
     shape : str
         The tensor's shape text (empty for ops and notes), for collapsed module labels.
+    check : str or None
+        For ops checked by :func:`tinygrad_cnn.debug.check_graph`: ``pass``, ``fail`` or
+        ``undetermined`` (a key of :data:`tinygrad_cnn.viz.style.CHECK_STYLES`).
     """
 
     id: str
@@ -35,6 +38,7 @@ class NodeSpec:
     alerts: list[tuple[str, str]] = field(default_factory=list)
     scope: str | None = None
     shape: str = ""
+    check: str | None = None
 
 
 @dataclass(frozen=True)

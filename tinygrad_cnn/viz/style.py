@@ -71,6 +71,18 @@ NODE_STYLES: dict[str, tuple[dict[str, str], str]] = {
 
 ALERT_STYLE = {"color": "#d62728", "penwidth": "2.6", "fillcolor": "#fcdcdc"}
 DEAD_STYLE = {"color": "#7b3fa0", "penwidth": "2.2"}
+# Ops coloured by a check_graph report: (DOT attributes, legend description).
+CHECK_STYLES: dict[str, tuple[dict[str, str], str]] = {
+    "pass": ({"color": "#3fae4f", "penwidth": "3"}, "backward checked: pass"),
+    "fail": (
+        {"fillcolor": "#c0141c", "color": "#7a0b10", "penwidth": "3"},
+        "backward checked: FAIL (check_graph)",
+    ),
+    "undetermined": (
+        {"color": "#d9b310", "penwidth": "3"},
+        "backward checked: undetermined (kink)",
+    ),
+}
 NOTE_STYLE = {"shape": "note", "style": "filled", "fillcolor": "#fff6c2", "color": "#b8a642"}
 CLUSTER_STYLE = {
     "style": "rounded,filled",
@@ -106,6 +118,9 @@ TONES: dict[str, tuple[str, str]] = {
     "dead": ("#6a2e91", "10"),
     "summed": ("#a85a12", "9"),
     "muted": ("#8c8c8c", "9"),
+    "check_pass": ("#9be3a5", "9"),
+    "check_fail": ("#ffffff", "10"),
+    "check_undetermined": ("#f5d76e", "9"),
 }
 OP_TONE_COLOUR = "#d7dee8"  # detail lines on the dark op nodes
 
@@ -141,9 +156,12 @@ def _swatch_row(attrs: dict[str, str], text: str) -> str:
 
 
 def legend_label(
-    node_kinds: Sequence[str], edge_kinds: Sequence[str], marks: Sequence[str]
+    node_kinds: Sequence[str],
+    edge_kinds: Sequence[str],
+    marks: Sequence[str],
+    checks: Sequence[str] = (),
 ) -> Html:
-    """A small table with one swatch per node kind, edge kind and mark in the drawing."""
+    """A small table with one swatch per node kind, edge kind, mark and check in the drawing."""
     rows = ['<TR><TD COLSPAN="2" ALIGN="LEFT"><B>legend</B></TD></TR>']
     for kind in node_kinds:
         attrs, text = NODE_STYLES[kind]
@@ -159,6 +177,9 @@ def legend_label(
             rows.append(_swatch_row(ALERT_STYLE, "NaN or Inf in data or gradient"))
         else:
             rows.append(_swatch_row({**DEAD_STYLE, "style": "dashed"}, "dead gradient (all zero)"))
+    for status in checks:
+        attrs, text = CHECK_STYLES[status]
+        rows.append(_swatch_row({**NODE_STYLES["op"][0], **attrs}, text))
     return Html(
         '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="3" CELLPADDING="2">'
         + "".join(rows)
