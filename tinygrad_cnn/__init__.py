@@ -31,13 +31,14 @@ from tinygrad_cnn.ops import (
 )
 from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_cnn import checkpoint, data, debug, models, nn, optim, viz
-from tinygrad_cnn.debug import check_graph, detect_anomaly
+from tinygrad_cnn.debug import AnomalyError, GraphReport, check_graph, detect_anomaly
 from tinygrad_cnn.viz import draw
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "avg_pool2d", "check_graph", "checkpoint",
+    "AnomalyError", "Function", "GradcheckError", "GraphReport", "Tensor", "avg_pool2d",
+    "check_graph", "checkpoint",
     "concatenate", "conv2d", "cross_entropy", "data", "debug", "detect_anomaly", "draw",
     "enable_grad", "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d",
     "models", "nn", "no_grad", "optim", "set_grad_enabled", "softmax", "stack", "viz",
