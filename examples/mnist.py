@@ -37,7 +37,7 @@ from tinygrad_cnn.optim import SGD, Adam, Optimizer
 from tinygrad_cnn.viz import GraphvizNotFoundError, draw
 
 # Per model: optimizer and its defaults. The seed model is the notebook's network trained
-# with minibatch SGD; LeNet uses Adam.
+# with minibatch SGD (momentum 0.9); LeNet uses Adam. Both follow a cosine learning-rate decay.
 DEFAULTS = {
     "seed": {"optimizer": "sgd", "lr": 0.02, "batch_size": 32, "epochs": 1},
     "lenet": {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 1},
@@ -116,16 +116,29 @@ def make_optimizer(model: Module, args: argparse.Namespace) -> Optimizer:
     return Adam(model.parameters(), lr=args.lr)
 
 
+def cosine_learning_rate(base_lr: float, step: int, total_steps: int) -> float:
+    """Cosine annealing from ``base_lr`` at step 0 to 0 after ``total_steps`` steps."""
+    return 0.5 * base_lr * (1 + np.cos(np.pi * step / total_steps))
+
+
 def train(
     model: Module, optimizer: Optimizer, loader: BatchLoader, epochs: int
 ) -> tuple[History, float]:
-    """Minibatch training with a tqdm bar per epoch; returns the history and images/s."""
+    """Minibatch training with a tqdm bar per epoch; returns the history and images/s.
+
+    The learning rate follows a cosine from its initial value down to 0 over the whole run.
+    """
     history, images_seen, seconds = History(), 0, 0.0
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    total_steps, step = epochs * len(loader), 0
     model.train()
     for epoch in range(epochs):
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=True)
         running_loss, running_accuracy = None, None
         for images, labels in bar:
+            for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = cosine_learning_rate(base_lr, step, total_steps)
+            step += 1
             start = time.perf_counter()
             logits = model(images)
             loss = cross_entropy(logits, labels)
