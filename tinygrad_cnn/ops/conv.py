@@ -45,8 +45,21 @@ def window_slices(kernel: Pair, stride: Pair, out_hw: Pair) -> list[tuple[slice,
 class Conv2d(Function):
     """out[n, o] = sum over c, i, j of x[n, c, s*y + i, s*x + j] * w[o, c, i, j] (+ bias[o]).
 
-    Forward (im2col): patches (N*OH*OW, kh*kw*C) @ weight^T (kh*kw*C, O), in NHWC memory.
-    Backward: dW = g^T @ patches, dbias = g summed over N, OH, OW, dX = col2im(g @ W).
+    im2col: every kernel window becomes one row of a matrix, and the convolution is one matrix
+    product (BLAS). Backward: dW = g^T @ patches, dbias = g summed over N, OH, OW and
+    dX = col2im(g @ W), adding one strided slice per kernel position.
+
+    The patch matrix is copied out of a strided view of the input, and that copy is fast when
+    it reads long contiguous runs. Two layouts, picked per call:
+
+    * rows (many channels): patches (N*OH*OW, kh*kw*C) from channels-last (NHWC) memory, runs
+      of kw*C floats; the output is an NCHW view of NHWC memory.
+    * columns (few channels, e.g. the 1-channel MNIST input): patches^T (C*kh*kw, N*OH*OW)
+      from NCHW memory, runs of OW floats along image rows; the output is an NCHW view of
+      CNHW memory.
+
+    numpy's elementwise ops and the pools keep their input's memory layout, so the next op
+    usually finds the layout it wants without a copy.
     """
 
     def forward(
@@ -57,6 +70,22 @@ class Conv2d(Function):
         *,
         stride: Pair,
         padding: Pair,
+    ) -> np.ndarray:
+        c, kw = x.shape[1], w.shape[3]
+        ow = conv_output_size(x.shape, w.shape[2:], stride, padding)[1]
+        image_rows_contiguous = padding != (0, 0) or x.strides[3] == x.itemsize  # pad copies
+        self.columns = stride[1] == 1 and ow > kw * c and image_rows_contiguous
+        if self.columns:
+            return self._forward_columns(x, w, b, stride, padding)
+        return self._forward_rows(x, w, b, stride, padding)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        grads = self._backward_columns(g) if self.columns else self._backward_rows(g)
+        return grads if len(self.inputs) == 3 else grads[:2]
+
+    # -------------------------------------------------------------- rows: channels-last
+    def _forward_rows(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Pair, padding: Pair
     ) -> np.ndarray:
         n, c, h, width = x.shape
         o, _, kh, kw = w.shape
@@ -82,7 +111,7 @@ class Conv2d(Function):
             out += b
         return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def _backward_rows(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         o, c, kh, kw = self.inputs[1].shape
         n, _, oh, ow = g.shape
         rows = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o)
@@ -102,7 +131,53 @@ class Conv2d(Function):
                     padded[:, rows_i, cols_j] += grad_patches[:, :, :, i, j]
             _, hp, wp, _ = self.padded_shape
             grad_x = padded[:, ph : hp - ph, pw : wp - pw].transpose(0, 3, 1, 2)
-        return (grad_x, grad_w) if len(self.inputs) == 2 else (grad_x, grad_w, grad_b)
+        return grad_x, grad_w, grad_b
+
+    # -------------------------------------------------------------- columns: few channels
+    def _forward_columns(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Pair, padding: Pair
+    ) -> np.ndarray:
+        n, c, _, _ = x.shape
+        o, _, kh, kw = w.shape
+        (ph, pw), (sh, sw) = padding, stride
+        oh, ow = conv_output_size(x.shape, (kh, kw), stride, padding)
+        if ph or pw:
+            x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        bn, bc, bh, bw = x.strides
+        columns = as_strided(
+            x,
+            shape=(c, kh, kw, n, oh, ow),
+            strides=(bc, bh, bw, bn, bh * sh, bw * sw),
+            writeable=False,
+        )
+        self.columns_matrix = columns.reshape(c * kh * kw, n * oh * ow)
+        self.w_matrix = w.reshape(o, c * kh * kw)
+        self.padded_shape = x.shape
+        out = self.w_matrix @ self.columns_matrix
+        if b is not None:
+            out += b[:, None]
+        return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+
+    def _backward_columns(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        o, c, kh, kw = self.inputs[1].shape
+        n, _, oh, ow = g.shape
+        g_matrix = g.transpose(1, 0, 2, 3).reshape(o, n * oh * ow)
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad[1]:
+            grad_w = (g_matrix @ self.columns_matrix.T).reshape(o, c, kh, kw)
+        if len(self.inputs) == 3 and self.needs_input_grad[2]:
+            grad_b = g_matrix.sum(axis=1)
+        if self.needs_input_grad[0]:
+            grad_columns = (self.w_matrix.T @ g_matrix).reshape(c, kh, kw, n, oh, ow)
+            _, _, hp, wp = self.padded_shape
+            padded = np.zeros((c, n, hp, wp), dtype=g.dtype)
+            (sh, sw), (ph, pw) = self.attrs["stride"], self.attrs["padding"]
+            for i in range(kh):
+                for j in range(kw):
+                    rows_i, cols_j = _kernel_slice(i, sh, oh), _kernel_slice(j, sw, ow)
+                    padded[:, :, rows_i, cols_j] += grad_columns[:, i, j]
+            grad_x = padded[:, :, ph : hp - ph, pw : wp - pw].transpose(1, 0, 2, 3)
+        return grad_x, grad_w, grad_b
 
 
 class MaxPool2d(Function):
