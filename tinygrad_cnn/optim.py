@@ -293,7 +293,8 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(grad, dtype=param.dtype, copy=True)
             else:
                 buf *= momentum
-                buf += (1.0 - float(group["dampening"])) * grad
+                dampening = float(group["dampening"])
+                buf += (1.0 - dampening) * grad if dampening else grad
             grad = grad + momentum * buf if group["nesterov"] else buf
         param.data -= lr * grad
 

@@ -122,13 +122,17 @@ class Conv2d(Function):
         if len(self.inputs) == 3 and self.needs_input_grad[2]:
             grad_b = rows.sum(axis=0)
         if self.needs_input_grad[0]:
-            grad_patches = (rows @ self.w_rows).reshape(n, oh, ow, kh, kw, c)
+            # col2im, one kernel position at a time: the (N*OH*OW, C) gradient of the pixels
+            # that position saw is one small GEMM, added to its strided slice of the input.
+            # (One big GEMM then strided reads of its (kh, kw, C) blocks was 20% slower.)
+            w_blocks = self.w_rows.reshape(o, kh, kw, c)
             padded = np.zeros(self.padded_shape, dtype=g.dtype)
             (sh, sw), (ph, pw) = self.attrs["stride"], self.attrs["padding"]
             for i in range(kh):
                 for j in range(kw):
                     rows_i, cols_j = _kernel_slice(i, sh, oh), _kernel_slice(j, sw, ow)
-                    padded[:, rows_i, cols_j] += grad_patches[:, :, :, i, j]
+                    pixels = (rows @ w_blocks[:, i, j]).reshape(n, oh, ow, c)
+                    padded[:, rows_i, cols_j] += pixels
             _, hp, wp, _ = self.padded_shape
             grad_x = padded[:, ph : hp - ph, pw : wp - pw].transpose(0, 3, 1, 2)
         return grad_x, grad_w, grad_b
