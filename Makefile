@@ -29,8 +29,11 @@ lint: $(VENV)/.installed-dev
 test: lint
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PYTHON) -m pytest
 
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, where a machine sets them as workarounds for old
+# OpenBLAS builds, halve a current numpy's GEMM speed: the benchmark runs without them (see
+# docs/performance.md). Tests and CI keep them.
 bench: $(VENV)/.installed-dev
-	$(PYTHON) benchmarks/bench.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PYTHON) benchmarks/bench.py
 
 # The README's picture of the seed CNN, drawn by the library itself.
 graph-svg: $(VENV)/.installed-dev

@@ -116,7 +116,7 @@ def blas_threads() -> list[dict[str, Any]]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    keys = ("user_api", "internal_api", "num_threads", "version", "filepath")
+    keys = ("user_api", "internal_api", "num_threads", "version", "architecture", "filepath")
     return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
 
 
@@ -275,6 +275,7 @@ def report(results: dict[str, Any]) -> str:
     ]
     lines += [
         f"BLAS pool: {p['internal_api']} {p['version']}, {p['num_threads']} threads"
+        + (f", {p['architecture']} kernels" if p.get("architecture") else "")
         for p in env["blas_threadpools"]
     ] or ["BLAS pool: (install threadpoolctl to list thread pools)"]
     lines.append("")
