@@ -3,7 +3,7 @@
 The seed notebook's network, declared as composed Tensor ops instead of hand-written
 per-layer backprop (``--model seed``), or a LeNet-style CNN (``--model lenet``)::
 
-    python examples/mnist.py                          # lenet, 1 epoch (what `make run` does)
+    python examples/mnist.py                          # lenet, 2 epochs (what `make run` does)
     python examples/mnist.py --model seed --epochs 1  # the notebook's network, minibatch SGD
     python examples/mnist.py --limit 2000 --out /tmp/run   # a quick look
 
@@ -40,7 +40,7 @@ from tinygrad_cnn.viz import GraphvizNotFoundError, draw
 # with minibatch SGD (momentum 0.9); LeNet uses Adam. Both follow a cosine learning-rate decay.
 DEFAULTS = {
     "seed": {"optimizer": "sgd", "lr": 0.02, "batch_size": 32, "epochs": 1},
-    "lenet": {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 1},
+    "lenet": {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 2},
 }
 
 
