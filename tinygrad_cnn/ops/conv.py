@@ -214,7 +214,7 @@ class MaxPool2d(Function):
             g_in_out_layout = np.empty_like(out, dtype=g.dtype)  # out's layout beats four
             g_in_out_layout[...] = g  # passes over mixed layouts
             g = g_in_out_layout
-        grad = np.zeros_like(x, dtype=g.dtype)
+        grad = _gradient_buffer(x, g.dtype, kernel, stride, out.shape[2:], overlapping)
         free = np.ones_like(out, dtype=bool)  # windows whose max has not been found yet
         first = np.empty_like(out, dtype=bool)
         for window in slices:
@@ -226,6 +226,30 @@ class MaxPool2d(Function):
             else:
                 np.multiply(g, first, out=grad[window])
         return (grad,)
+
+
+def _gradient_buffer(
+    x: np.ndarray, dtype: np.dtype, kernel: Pair, stride: Pair, out_hw: Pair, overlapping: bool
+) -> np.ndarray:
+    """The pool's input gradient buffer, in x's memory layout, before any window writes to it.
+
+    Non-overlapping windows write every element they cover exactly once, so only the rows and
+    columns no window covers (floor mode drops them) need zeros: this skips zero-filling a
+    buffer the size of the input (5.5 MB for lenet's first pool) at every step.
+    """
+    if overlapping:
+        return np.zeros_like(x, dtype=dtype)
+    grad = np.empty_like(x, dtype=dtype)
+    covered_h, covered_w = (out_hw[d] * stride[d] for d in range(2))
+    grad[:, :, covered_h:, :] = 0
+    grad[:, :, :, covered_w:] = 0
+    if stride[0] > kernel[0]:  # gaps between windows along H
+        for offset in range(kernel[0], stride[0]):
+            grad[:, :, offset :: stride[0], :] = 0
+    if stride[1] > kernel[1]:
+        for offset in range(kernel[1], stride[1]):
+            grad[:, :, :, offset :: stride[1]] = 0
+    return grad
 
 
 class AvgPool2d(Function):
