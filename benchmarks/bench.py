@@ -2,17 +2,18 @@
 
 Run from the repository root (``make bench`` does)::
 
-    .venv/bin/python benchmarks/bench.py            # defaults: about a minute
+    .venv/bin/python benchmarks/bench.py            # defaults: about 20 seconds
     .venv/bin/python benchmarks/bench.py --quick    # a smoke run of a few seconds
 
 For each model (``seed`` at batch 32, ``lenet`` at batch 64) it times training steps of
-tinygrad_cnn and of PyTorch doing the identical work (see ``benchmarks/workloads.py``),
-alternating the two frameworks repeat by repeat so that a busy machine slows both alike, and
-reports the median images/s. It also times the notebook's per-image loop, the engine's
-per-op overhead (a chain of small elementwise ops, forward and backward), and the peak
-resident memory of each framework in its own process (``benchmarks/peak_memory.py``). The
-results are printed (the tinygrad_cnn / PyTorch ratios last) and written as JSON.
-See docs/performance.md for how to read the output.
+tinygrad_cnn and of PyTorch doing the identical work (see ``benchmarks/workloads.py``), each
+framework in its own worker process (``benchmarks/training_worker.py``), the two taking
+turns repeat by repeat so that a busy machine slows both alike, and reports the median
+images/s. It also times the notebook's per-image loop, the engine's per-op overhead (a chain
+of small elementwise ops, forward and backward), and the peak resident memory of each
+framework in its own process (``benchmarks/peak_memory.py``). The results are printed (the
+tinygrad_cnn / PyTorch ratios last) and written as JSON. See docs/performance.md for how to
+read the output.
 """
 
 from __future__ import annotations
@@ -145,9 +146,9 @@ def environment(use_torch: bool, threads: int | None) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- timing
 def interleaved_times(
-    runners: dict[str, Callable[[], Any]], repeats: int
+    runners: dict[str, Callable[[], float]], repeats: int
 ) -> dict[str, list[float]]:
-    """Seconds per call of each runner, ``repeats`` times, alternating the runners.
+    """The seconds each runner reports, ``repeats`` times, alternating the runners.
 
     Each repeat runs every runner once; the order flips on odd repeats (A B, B A, A B ...)
     so neither framework always follows the other.
@@ -156,10 +157,56 @@ def interleaved_times(
     names = list(runners)
     for repeat in range(repeats):
         for name in names if repeat % 2 == 0 else names[::-1]:
-            start = time.perf_counter()
-            runners[name]()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(runners[name]())
     return times
+
+
+def timed(function: Callable[[], Any]) -> Callable[[], float]:
+    """A runner that calls ``function`` in this process and returns the seconds it took."""
+
+    def run() -> float:
+        start = time.perf_counter()
+        function()
+        return time.perf_counter() - start
+
+    return run
+
+
+class TrainingWorker:
+    """A process training one model with one framework (``training_worker.py``), on request."""
+
+    def __init__(self, framework: str, model: str, steps: int, warmup: int) -> None:
+        command = [
+            sys.executable, str(HERE / "training_worker.py"), framework, model,
+            str(BATCH_SIZES[model]), str(steps), str(warmup),
+        ]  # fmt: skip
+        self.name = f"{framework} {model}"
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        word, loss = self._read().split()
+        if word != "ready":
+            raise RuntimeError(f"bench: the {self.name} worker said {word!r}, not 'ready'")
+        self.loss_after_warmup = float(loss)
+
+    def _read(self) -> str:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(
+                f"bench: the {self.name} worker stopped (exit {self.process.wait()})"
+            )
+        return line
+
+    def run(self) -> float:
+        """Train on all the batches once; the seconds it took, measured in the worker."""
+        self.process.stdin.write("run\n")
+        self.process.stdin.flush()
+        return float(self._read())
+
+    def close(self) -> None:
+        """End the worker (closing its input) and wait for it."""
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def summary(seconds: list[float], work: int) -> dict[str, Any]:
@@ -174,23 +221,23 @@ def summary(seconds: list[float], work: int) -> dict[str, Any]:
 
 
 def bench_training(model: str, args: argparse.Namespace, use_torch: bool) -> dict[str, Any]:
-    """Images/s of each framework training ``model`` on the same batches."""
+    """Images/s of each framework training ``model`` on the same batches, each in its own
+    worker process (see ``training_worker.py``), the workers taking turns."""
     batch_size = BATCH_SIZES[model]
     steps = args.seed_steps if model == "seed" else args.lenet_steps
-    batches = workloads.make_batches(batch_size, steps)
-    warmup = batches[: args.warmup]
-    trainers = {"tinygrad_cnn": workloads.tinygrad_trainer(model)[0]}
-    if use_torch:
-        trainers["torch"] = workloads.torch_trainer(model)[0]
-    first_loss = {name: train(warmup) for name, train in trainers.items()}
-    runners = {name: (lambda train=train: train(batches)) for name, train in trainers.items()}
-    times = interleaved_times(runners, args.repeats)
+    frameworks = ("tinygrad_cnn", "torch") if use_torch else ("tinygrad_cnn",)
+    workers = {name: TrainingWorker(name, model, steps, args.warmup) for name in frameworks}
+    try:
+        times = interleaved_times({n: w.run for n, w in workers.items()}, args.repeats)
+    finally:
+        for worker in workers.values():
+            worker.close()
     result: dict[str, Any] = {
         "batch_size": batch_size,
         "steps_per_repeat": steps,
         "repeats": args.repeats,
         "warmup_steps": args.warmup,
-        "loss_after_warmup": first_loss,
+        "loss_after_warmup": {n: w.loss_after_warmup for n, w in workers.items()},
         "images_per_second": {n: summary(t, batch_size * steps) for n, t in times.items()},
     }
     if use_torch:
@@ -204,7 +251,8 @@ def bench_notebook(images_count: int, repeats: int) -> dict[str, Any]:
     images, labels = workloads.make_batches(images_count, 1)[0]
     pixels = np.round((images[:, 0] + 0.5) * 255).astype(np.uint8)
     train = workloads.notebook_trainer()
-    times = interleaved_times({"notebook": lambda: train(pixels, labels)}, max(1, repeats // 3))
+    runner = timed(lambda: train(pixels, labels))
+    times = interleaved_times({"notebook": runner}, max(1, repeats // 3))
     return {"images": images_count, **summary(times["notebook"], images_count)}
 
 
@@ -215,7 +263,7 @@ def bench_overhead(length: int, repeats: int, use_torch: bool) -> dict[str, Any]
         runners["torch"] = workloads.torch_chain(length)
     for run in runners.values():
         run()
-    times = interleaved_times(runners, repeats)
+    times = interleaved_times({name: timed(run) for name, run in runners.items()}, repeats)
     result: dict[str, Any] = {"ops": length}
     for name, seconds in times.items():
         result[name] = {"us_per_op": statistics.median(seconds) / length * 1e6, "seconds": seconds}
