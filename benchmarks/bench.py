@@ -57,6 +57,7 @@ HERE = Path(__file__).resolve().parent
 BATCH_SIZES = {"seed": 32, "lenet": 64}
 TARGETS = {"seed": (1.0, 0.5), "lenet": (1.0, 0.5)}  # (target, floor) of tinygrad_cnn / PyTorch
 NOTEBOOK_TARGET = 50.0
+SETTLE_SECONDS = 0.3  # between two timed training runs (see bench_training)
 BLAS_ENV = (
     "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
     "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
@@ -146,17 +147,18 @@ def environment(use_torch: bool, threads: int | None) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- timing
 def interleaved_times(
-    runners: dict[str, Callable[[], float]], repeats: int
+    runners: dict[str, Callable[[], float]], repeats: int, settle: float = 0.0
 ) -> dict[str, list[float]]:
     """The seconds each runner reports, ``repeats`` times, alternating the runners.
 
     Each repeat runs every runner once; the order flips on odd repeats (A B, B A, A B ...)
-    so neither framework always follows the other.
+    so neither framework always follows the other. ``settle`` seconds pass before each run.
     """
     times: dict[str, list[float]] = {name: [] for name in runners}
     names = list(runners)
     for repeat in range(repeats):
         for name in names if repeat % 2 == 0 else names[::-1]:
+            time.sleep(settle)
             times[name].append(runners[name]())
     return times
 
@@ -228,7 +230,10 @@ def bench_training(model: str, args: argparse.Namespace, use_torch: bool) -> dic
     frameworks = ("tinygrad_cnn", "torch") if use_torch else ("tinygrad_cnn",)
     workers = {name: TrainingWorker(name, model, steps, args.warmup) for name in frameworks}
     try:
-        times = interleaved_times({n: w.run for n, w in workers.items()}, args.repeats)
+        # The pause lets the previous worker's thread pools (OpenMP, OpenBLAS) stop spinning
+        # before the next one is timed: they busy-wait for a while after their last task.
+        runners = {n: w.run for n, w in workers.items()}
+        times = interleaved_times(runners, args.repeats, settle=SETTLE_SECONDS)
     finally:
         for worker in workers.values():
             worker.close()
