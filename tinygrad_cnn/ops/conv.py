@@ -58,6 +58,12 @@ class Conv2d(Function):
       from NCHW memory, runs of OW floats along image rows; the output is an NCHW view of
       CNHW memory.
 
+    * banded (a few filters, stride 1, e.g. the seed CNN's 3 filters of 8 x 8): no patch
+      matrix at all. Each output row reads kh whole image rows, (N*OH, C*kh*W) copied in runs
+      of W floats, times a banded matrix (C*kh*W, OW*O) that holds every filter at every
+      horizontal offset. That is W/kw times the multiplications of im2col, which with so few
+      filters costs less than copying kw*OW/W times more data.
+
     numpy's elementwise ops and the pools keep their input's memory layout, so the next op
     usually finds the layout it wants without a copy.
     """
@@ -71,16 +77,21 @@ class Conv2d(Function):
         stride: Pair,
         padding: Pair,
     ) -> np.ndarray:
-        c, kw = x.shape[1], w.shape[3]
-        ow = conv_output_size(x.shape, w.shape[2:], stride, padding)[1]
-        image_rows_contiguous = padding != (0, 0) or x.strides[3] == x.itemsize  # pad copies
-        self.columns = stride[1] == 1 and ow > kw * c and image_rows_contiguous
-        if self.columns:
-            return self._forward_columns(x, w, b, stride, padding)
-        return self._forward_rows(x, w, b, stride, padding)
+        self.layout = _conv_layout(x, w, stride, padding)
+        forward = {
+            "rows": self._forward_rows,
+            "columns": self._forward_columns,
+            "banded": self._forward_banded,
+        }[self.layout]
+        return forward(x, w, b, stride, padding)
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        grads = self._backward_columns(g) if self.columns else self._backward_rows(g)
+        backward = {
+            "rows": self._backward_rows,
+            "columns": self._backward_columns,
+            "banded": self._backward_banded,
+        }[self.layout]
+        grads = backward(g)
         return grads if len(self.inputs) == 3 else grads[:2]
 
     # -------------------------------------------------------------- rows: channels-last
@@ -182,6 +193,91 @@ class Conv2d(Function):
                     padded[:, :, rows_i, cols_j] += grad_columns[:, i, j]
             grad_x = padded[:, :, ph : hp - ph, pw : wp - pw].transpose(1, 0, 2, 3)
         return grad_x, grad_w, grad_b
+
+    # -------------------------------------------------------------- banded: a few filters
+    def _forward_banded(
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Pair, padding: Pair
+    ) -> np.ndarray:
+        n, c, _, _ = x.shape
+        o, _, kh, kw = w.shape
+        (ph, pw), (oh, ow) = padding, conv_output_size(x.shape, (kh, kw), stride, padding)
+        if ph or pw:
+            x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        width = x.shape[3]
+        bn, bc, bh, bw = x.strides
+        image_rows = as_strided(
+            x, shape=(n, oh, c, kh, width), strides=(bn, bh, bc, bh, bw), writeable=False
+        )
+        self.image_rows = image_rows.reshape(n * oh, c * kh * width)
+        self.band_index = _band_index(c, kh, kw, width, ow, o)
+        self.band = np.zeros((c * kh * width, ow * o), dtype=w.dtype)
+        self.band[self.band_index] = np.broadcast_to(
+            w.transpose(1, 2, 3, 0)[:, :, :, None, :], (c, kh, kw, ow, o)
+        )
+        self.padded_shape = x.shape
+        out = (self.image_rows @ self.band).reshape(n, oh, ow, o)
+        if b is not None:
+            out += b
+        return out.transpose(0, 3, 1, 2)
+
+    def _backward_banded(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        o, c, kh, _ = self.inputs[1].shape
+        n, _, oh, ow = g.shape
+        g_rows = g.transpose(0, 2, 3, 1).reshape(n * oh, ow * o)
+        grad_x = grad_w = grad_b = None
+        if self.needs_input_grad[1]:
+            grad_band = self.image_rows.T @ g_rows
+            # Every filter weight sits in the band once per horizontal offset: sum them.
+            per_offset = grad_band[self.band_index]  # (C, kh, kw, OW, O)
+            grad_w = np.ascontiguousarray(per_offset.sum(axis=3).transpose(3, 0, 1, 2))
+        if len(self.inputs) == 3 and self.needs_input_grad[2]:
+            grad_b = g_rows.reshape(-1, o).sum(axis=0)
+        if self.needs_input_grad[0]:
+            _, _, hp, width = self.padded_shape
+            grad_rows = (g_rows @ self.band.T).reshape(n, oh, c, kh, width)
+            padded = np.zeros((n, c, hp, width), dtype=g.dtype)
+            for i in range(kh):
+                padded[:, :, i : i + oh, :] += grad_rows[:, :, :, i, :].transpose(0, 2, 1, 3)
+            (ph, pw) = self.attrs["padding"]
+            grad_x = padded[:, :, ph : hp - ph, pw : width - pw]
+        return grad_x, grad_w, grad_b
+
+
+def _band_index(
+    c: int, kh: int, kw: int, width: int, ow: int, o: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each weight w[o, c, i, j] sits in the band, for each output column x.
+
+    Returns (row, column) index arrays of shape (C, kh, kw, OW, O): the band entry at
+    row ``(c*kh + i)*W + x + j`` (image row i of channel c, pixel x + j) and column
+    ``x*O + o`` (output pixel x of filter o) holds ``w[o, c, i, j]``.
+    """
+    ci, ii, jj, xx, oo = np.ogrid[:c, :kh, :kw, :ow, :o]
+    rows = (ci * kh + ii) * width + xx + jj
+    columns = xx * o + oo
+    return np.broadcast_arrays(rows, columns)
+
+
+BANDED_MAX_FILTERS = 4  # the banded layout pays W/kw times the multiplications per filter
+BANDED_MAX_ENTRIES = 1 << 20  # and holds a (C*kh*W, OW*O) matrix
+
+
+def _conv_layout(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Pair) -> str:
+    """Which im2col layout suits this convolution: "rows", "columns" or "banded"."""
+    c, o, (kh, kw) = x.shape[1], w.shape[0], w.shape[2:]
+    ow = conv_output_size(x.shape, (kh, kw), stride, padding)[1]
+    width = x.shape[3] + 2 * padding[1]
+    image_rows_contiguous = padding != (0, 0) or x.strides[3] == x.itemsize  # pad copies
+    if (
+        stride == (1, 1)
+        and o <= BANDED_MAX_FILTERS
+        and c * kh * width * ow * o <= BANDED_MAX_ENTRIES
+        and image_rows_contiguous
+    ):
+        return "banded"
+    if stride[1] == 1 and ow > kw * c and image_rows_contiguous:
+        return "columns"
+    return "rows"
 
 
 class MaxPool2d(Function):
