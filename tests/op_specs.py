@@ -369,7 +369,8 @@ def _int_or_pair(draw: st.DrawFn, pair: tuple[int, int]) -> int | tuple[int, int
 @st.composite
 def _conv2d_case(draw: st.DrawFn) -> Case:
     """Images, weights and (half of the time) a bias on a drawn geometry; int or pair args."""
-    g = draw(conv_geometries())
+    # Up to 6 filters, so conv2d's three im2col layouts (banded for <= 4) are all drawn.
+    g = draw(conv_geometries(max_out_channels=6))
     inputs = [draw(arrays(g.input_shape)), draw(arrays(g.weight_shape))]
     if draw(st.booleans()):
         inputs.append(draw(arrays(g.bias_shape)))

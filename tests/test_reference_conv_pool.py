@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -164,7 +165,9 @@ def as_argument(draw: st.DrawFn, value: Pair) -> int | Pair:
 
 @st.composite
 def conv_cases(draw: st.DrawFn) -> ConvCase:
-    n, c, o = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    # Up to 6 filters: conv2d picks its "banded" layout for at most 4, "rows" or "columns"
+    # above, so every layout is drawn.
+    n, c, o = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 6))
     kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
@@ -242,6 +245,32 @@ def test_avg_pool2d_equals_the_naive_loops(case: PoolCase) -> None:
     expected, dx = naive_avg_pool2d(case.x, case.g, case.kernel, case.stride)
     assert_close(out.numpy(), expected)
     assert_close(x.grad, dx)
+
+
+@pytest.mark.parametrize(
+    ("layout", "x_shape", "w_shape", "stride", "padding"),
+    [
+        ("banded", (2, 2, 9, 11), (3, 2, 4, 3), (1, 1), (1, 2)),  # few filters, stride 1
+        ("columns", (2, 1, 9, 11), (6, 1, 3, 2), (1, 1), (0, 1)),  # one channel, many filters
+        ("rows", (2, 5, 9, 11), (6, 5, 3, 3), (2, 1), (1, 0)),  # many channels
+    ],
+)
+def test_each_conv_layout_equals_the_naive_loops(
+    layout: str, x_shape: tuple, w_shape: tuple, stride: Pair, padding: Pair
+) -> None:
+    rng = np.random.default_rng(7)
+    x = Tensor(rng.standard_normal(x_shape), requires_grad=True)
+    w = Tensor(rng.standard_normal(w_shape), requires_grad=True)
+    b = Tensor(rng.standard_normal(w_shape[0]), requires_grad=True)
+    out = conv2d(x, w, b, stride=stride, padding=padding)
+    assert out._ctx.layout == layout
+    g = rng.standard_normal(out.shape)
+    out.backward(g)
+    assert_close(out.numpy(), naive_conv2d(x.data, w.data, b.data, stride, padding))
+    dx, dw, db = naive_conv2d_backward(x.data, w.data, g, stride, padding)
+    assert_close(x.grad, dx)
+    assert_close(w.grad, dw)
+    assert_close(b.grad, db)
 
 
 def test_overlapping_non_square_windows_share_inputs() -> None:

@@ -1,9 +1,11 @@
 """Convolution and pooling over NCHW images, vectorised: no Python loop ever runs over pixels.
 
-Layout: tensors are NCHW to the user (as in PyTorch), but ``conv2d`` computes in channels-last
-memory and returns an NCHW *view* of NHWC memory. numpy's elementwise ops keep that memory
-layout, so the next conv finds its input already channels-last and its im2col copy reads whole
-runs of C contiguous floats. Backward loops only over the kh * kw kernel positions.
+Tensors are NCHW to the user (as in PyTorch). ``conv2d`` is one BLAS matrix product over a
+matrix copied out of a strided view of the input, in one of three layouts chosen by the shape
+of the problem (see :class:`Conv2d`); its output is an NCHW *view* of whatever memory layout
+suits the product. numpy's elementwise ops and the pools keep their input's memory layout,
+so the next conv usually finds its input already laid out as it wants. Backward loops only
+over the kh * kw kernel positions, and pooling only over the window positions.
 """
 
 from __future__ import annotations
