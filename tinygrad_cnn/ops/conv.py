@@ -57,8 +57,9 @@ class Conv2d(Function):
     * rows (many channels): patches (N*OH*OW, kh*kw*C) from channels-last (NHWC) memory, runs
       of kw*C floats; the output is an NCHW view of NHWC memory.
     * columns (few channels, e.g. the 1-channel MNIST input): patches^T (C*kh*kw, N*OH*OW)
-      from NCHW memory, runs of OW floats along image rows; the output is an NCHW view of
-      CNHW memory.
+      from NCHW memory, runs of OW floats along image rows; the product is taken transposed
+      so that the output is channels-last too (pooling after it then reads C contiguous
+      floats, which measured 3-4% faster on LeNet than a CNHW output).
 
     * banded (a few filters, stride 1, e.g. the seed CNN's 3 filters of 8 x 8): no patch
       matrix at all. Each output row reads kh whole image rows, (N*OH, C*kh*W) copied in runs
@@ -170,20 +171,21 @@ class Conv2d(Function):
         self.columns_matrix = columns.reshape(c * kh * kw, n * oh * ow)
         self.w_matrix = w.reshape(o, c * kh * kw)
         self.padded_shape = x.shape
-        out = self.w_matrix @ self.columns_matrix
+        out = self.columns_matrix.T @ self.w_matrix.T  # (N*OH*OW, O): channels-last
         if b is not None:
-            out += b[:, None]
-        return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+            out += b
+        return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
 
     def _backward_columns(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         o, c, kh, kw = self.inputs[1].shape
         n, _, oh, ow = g.shape
-        g_matrix = g.transpose(1, 0, 2, 3).reshape(o, n * oh * ow)
+        rows = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o)
+        g_matrix = rows.T
         grad_x = grad_w = grad_b = None
         if self.needs_input_grad[1]:
             grad_w = (g_matrix @ self.columns_matrix.T).reshape(o, c, kh, kw)
         if len(self.inputs) == 3 and self.needs_input_grad[2]:
-            grad_b = g_matrix.sum(axis=1)
+            grad_b = rows.sum(axis=0)
         if self.needs_input_grad[0]:
             grad_columns = (self.w_matrix.T @ g_matrix).reshape(c, kh, kw, n, oh, ow)
             _, _, hp, wp = self.padded_shape
