@@ -318,9 +318,12 @@ class MaxPool2d(Function):
         free = np.ones_like(out, dtype=bool)  # windows whose max has not been found yet
         first = np.empty_like(out, dtype=bool)
         for window in slices:
-            np.equal(x[window], out, out=first)
-            first &= free
-            free ^= first
+            if window is slices[-1]:  # the windows still free have their max here
+                first = free
+            else:
+                np.equal(x[window], out, out=first)
+                first &= free
+                free ^= first
             if overlapping:
                 grad[window] += g * first
             else:
