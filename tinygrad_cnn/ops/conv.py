@@ -139,16 +139,14 @@ class Conv2d(Function):
             # col2im, one kernel position at a time: the (N*OH*OW, C) gradient of the pixels
             # that position saw is one small GEMM, added to its strided slice of the input.
             # (One big GEMM then strided reads of its (kh, kw, C) blocks was 20% slower.)
-            w_blocks = self.w_rows.reshape(o, kh, kw, c)
-            padded = np.zeros(self.padded_shape, dtype=g.dtype)
-            (sh, sw), (ph, pw) = self.attrs["stride"], self.attrs["padding"]
-            for i in range(kh):
-                for j in range(kw):
-                    rows_i, cols_j = _kernel_slice(i, sh, oh), _kernel_slice(j, sw, ow)
-                    pixels = (rows @ w_blocks[:, i, j]).reshape(n, oh, ow, c)
-                    padded[:, rows_i, cols_j] += pixels
-            _, hp, wp, _ = self.padded_shape
-            grad_x = padded[:, ph : hp - ph, pw : wp - pw].transpose(0, 3, 1, 2)
+            w_blocks = self.w_rows.reshape(o, kh * kw, c)
+            stride, (ph, pw) = self.attrs["stride"], self.attrs["padding"]
+            padded = np.zeros(self.padded_shape, dtype=g.dtype).transpose(0, 3, 1, 2)  # NCHW view
+            for position, window in enumerate(window_slices((kh, kw), stride, (oh, ow))):
+                pixels = (rows @ w_blocks[:, position]).reshape(n, oh, ow, c)
+                padded[window] += pixels.transpose(0, 3, 1, 2)
+            _, _, hp, wp = padded.shape
+            grad_x = padded[:, :, ph : hp - ph, pw : wp - pw]
         return grad_x, grad_w, grad_b
 
     # -------------------------------------------------------------- columns: few channels
@@ -187,15 +185,13 @@ class Conv2d(Function):
         if len(self.inputs) == 3 and self.needs_input_grad[2]:
             grad_b = _column_sums(rows)
         if self.needs_input_grad[0]:
-            grad_columns = (self.w_matrix.T @ g_matrix).reshape(c, kh, kw, n, oh, ow)
+            grad_columns = (self.w_matrix.T @ g_matrix).reshape(c, kh * kw, n, oh, ow)
             _, _, hp, wp = self.padded_shape
-            padded = np.zeros((c, n, hp, wp), dtype=g.dtype)
-            (sh, sw), (ph, pw) = self.attrs["stride"], self.attrs["padding"]
-            for i in range(kh):
-                for j in range(kw):
-                    rows_i, cols_j = _kernel_slice(i, sh, oh), _kernel_slice(j, sw, ow)
-                    padded[:, :, rows_i, cols_j] += grad_columns[:, i, j]
-            grad_x = padded[:, :, ph : hp - ph, pw : wp - pw].transpose(1, 0, 2, 3)
+            stride, (ph, pw) = self.attrs["stride"], self.attrs["padding"]
+            padded = np.zeros((c, n, hp, wp), dtype=g.dtype).transpose(1, 0, 2, 3)  # NCHW view
+            for position, window in enumerate(window_slices((kh, kw), stride, (oh, ow))):
+                padded[window] += grad_columns[:, position].transpose(1, 0, 2, 3)
+            grad_x = padded[:, :, ph : hp - ph, pw : wp - pw]
         return grad_x, grad_w, grad_b
 
     # -------------------------------------------------------------- banded: a few filters
