@@ -147,20 +147,22 @@ def train(
             optimizer.step()
             seconds += time.perf_counter() - start
             images_seen += len(labels)
+            loss_value = loss.item()
             accuracy = float((logits.data.argmax(axis=1) == labels.data).mean())
-            history.loss.append(loss.item())
+            history.loss.append(loss_value)
             history.accuracy.append(accuracy)
-            running_loss = (
-                loss.item() if running_loss is None else 0.98 * running_loss + 0.02 * loss.item()
-            )
-            running_accuracy = (
-                accuracy if running_accuracy is None else 0.98 * running_accuracy + 0.02 * accuracy
-            )
+            running_loss = _running_mean(running_loss, loss_value)
+            running_accuracy = _running_mean(running_accuracy, accuracy)
             # refresh=False: the bar redraws on its own clock, not at every step
             bar.set_postfix(
                 loss=f"{running_loss:.3f}", acc=f"{running_accuracy:.1%}", refresh=False
             )
     return history, images_seen / max(seconds, 1e-9)
+
+
+def _running_mean(previous: float | None, value: float) -> float:
+    """An exponential moving average over about the last 50 steps, for the progress bar."""
+    return value if previous is None else 0.98 * previous + 0.02 * value
 
 
 def evaluate(
