@@ -212,8 +212,8 @@ class Conv2d(Function):
         )
         self.image_rows = image_rows.reshape(n * oh, c * kh * width)
         self.band = np.zeros((c * kh * width, o * ow), dtype=w.dtype)
-        for j, diagonal in enumerate(_band_diagonals(self.band, c, kh, kw, width, o, ow)):
-            diagonal[...] = w[:, :, :, j].transpose(1, 2, 0)[:, :, :, None]
+        diagonals = _band_diagonals(self.band, c, kh, kw, width, o, ow)
+        diagonals[...] = w.transpose(3, 1, 2, 0)[..., None]  # every weight at every offset x
         self.padded_shape = x.shape
         out = (self.image_rows @ self.band).reshape(n, oh, o, ow)
         if b is not None:
@@ -229,9 +229,8 @@ class Conv2d(Function):
         if self.needs_input_grad[1]:
             grad_band = self.image_rows.T @ g_rows
             # Every filter weight sits in the band once per horizontal offset: sum them.
-            grad_w = np.empty((o, c, kh, kw), dtype=g.dtype)
-            for j, diagonal in enumerate(_band_diagonals(grad_band, c, kh, kw, width, o, ow)):
-                grad_w[:, :, :, j] = diagonal.sum(axis=3).transpose(2, 0, 1)
+            per_offset = _band_diagonals(grad_band, c, kh, kw, width, o, ow)
+            grad_w = np.ascontiguousarray(per_offset.sum(axis=4).transpose(3, 1, 2, 0))
         if len(self.inputs) == 3 and self.needs_input_grad[2]:
             grad_b = g_rows.reshape(-1, o, ow).sum(axis=(0, 2))
         if self.needs_input_grad[0]:
@@ -254,28 +253,27 @@ def _column_sums(matrix: np.ndarray) -> np.ndarray:
 
 def _band_diagonals(
     band: np.ndarray, c: int, kh: int, kw: int, width: int, o: int, ow: int
-) -> list[np.ndarray]:
-    """Views of the (C*kh*W, O*OW) band, one per kernel column j, each of shape (C, kh, O, OW).
+) -> np.ndarray:
+    """A (kw, C, kh, O, OW) view of the (C*kh*W, O*OW) band: where each weight sits in it.
 
-    ``view_j[c, i, o, x]`` is the band entry at row ``(c*kh + i)*W + x + j`` (pixel x + j of
+    ``view[j, c, i, o, x]`` is the band entry at row ``(c*kh + i)*W + x + j`` (pixel x + j of
     image row i of channel c) and column ``o*OW + x`` (output pixel x of filter o): the entry
     that holds ``w[o, c, i, j]``. Moving one output pixel right moves one row down and one
-    column right, so each view is a strided diagonal; no index arrays are needed.
+    column right, so each (j, c, i, o) is a strided diagonal; no index arrays are needed, and
+    no two view elements share an entry (the column fixes o and x, the row then fixes c, i, j).
     """
-    rows_step, column_step = band.strides
-    return [
-        as_strided(
-            band[j:],
-            shape=(c, kh, o, ow),
-            strides=(
-                kh * width * rows_step,
-                width * rows_step,
-                ow * column_step,
-                rows_step + column_step,
-            ),
-        )
-        for j in range(kw)
-    ]
+    row_step, column_step = band.strides
+    return as_strided(
+        band,
+        shape=(kw, c, kh, o, ow),
+        strides=(
+            row_step,
+            kh * width * row_step,
+            width * row_step,
+            ow * column_step,
+            row_step + column_step,
+        ),
+    )
 
 
 BANDED_MAX_FILTERS = 4  # the banded layout pays W/kw times the multiplications per filter
