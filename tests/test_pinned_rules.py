@@ -3,7 +3,8 @@
 Each rule is stated by the test's name and checked against a value worked out by hand (and
 against PyTorch where PyTorch has the same rule and is installed):
 
-- ``max_pool2d``: the gradient of a window goes to its first maximum in row-major order;
+- ``max_pool2d``: the gradient of a window goes to its first maximum in row-major order,
+  or to its last NaN when it holds NaN (the output is then NaN);
 - ``max``/``min`` reductions: k tied extrema each get 1/k of the gradient;
 - ``relu``, ``abs``: the derivative at 0 is 0; ``maximum``/``minimum``: ties split 0.5/0.5;
 - ``cross_entropy``/``softmax``: finite and exact for huge logits;
@@ -56,6 +57,35 @@ def test_max_pool2d_ties_match_torch() -> None:
     expected.backward(torch.tensor(upstream))
     np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())
     np.testing.assert_allclose(x.grad, reference.grad.numpy(), rtol=1e-12, atol=0)
+
+
+def test_max_pool2d_nan_window_outputs_nan_and_sends_the_gradient_to_its_last_nan() -> None:
+    nan = math.nan
+    x = Tensor(np.array([[[[1.0, nan, 9.0], [nan, 5.0, 2.0]]]]), requires_grad=True)
+    out = max_pool2d(x, (2, 2), (1, 1))  # two overlapping windows, each holding NaN
+    out.backward(np.array([[[[3.0, 4.0]]]]))
+    assert np.isnan(out.numpy()).all()
+    # window 0 is [1, nan; nan, 5]: its last NaN is (1, 0); window 1 is [nan, 9; 5, 2]: (0, 1)
+    np.testing.assert_array_equal(x.grad[0, 0], [[0.0, 4.0, 0.0], [3.0, 0.0, 0.0]])
+
+
+def test_max_pool2d_nan_and_ties_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        data = rng.integers(0, 3, size=(2, 2, 6, 7)).astype(np.float64)
+        data[rng.random(data.shape) < 0.15] = np.nan
+        kernel = tuple(int(k) for k in rng.integers(1, 4, size=2))
+        stride = tuple(int(s) for s in rng.integers(1, 4, size=2))
+        x = Tensor(data, requires_grad=True)
+        out = max_pool2d(x, kernel, stride)
+        upstream = rng.standard_normal(out.shape)
+        out.backward(upstream)
+        reference = torch.tensor(data, requires_grad=True)
+        expected = torch.nn.functional.max_pool2d(reference, kernel, stride)
+        expected.backward(torch.tensor(upstream))
+        np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())
+        np.testing.assert_allclose(x.grad, reference.grad.numpy(), rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize(

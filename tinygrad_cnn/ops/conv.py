@@ -302,47 +302,63 @@ class MaxPool2d(Function):
     """out[n, c, i, j] = max of the window at (i*sh, j*sw).
 
     Gradient: to the FIRST maximum of each window in row-major order (as PyTorch); other
-    tied maxima get zero. Forward and backward take one pass per kernel position over
+    tied maxima get zero. A window holding NaN outputs NaN and sends its gradient to its last
+    NaN (as PyTorch). Forward and backward take a few passes per kernel position over
     output-sized strided slices (no im2col copy, no argmax over a copied window axis).
+
+    Forward records, for each output, which window position held the maximum: one byte per
+    output (a "code", as PyTorch's indices but 8x smaller). Backward then reads only that code
+    and the upstream gradient, never the input, which after a conv is the largest activation
+    of the network and has usually left the cache by the time backward runs.
     """
 
     name = "max_pool2d"
 
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
-        slices = window_slices(kernel_size, stride, conv_output_size(x.shape, kernel_size, stride))
-        out = np.array(x[slices[0]])
-        for window in slices[1:]:
-            np.maximum(out, x[window], out=out)
-        self.x, self.out = x, out
+        windows = window_slices(kernel_size, stride, conv_output_size(x.shape, kernel_size, stride))
+        out = np.array(x[windows[0]])  # keeps x's memory layout, like every buffer below
+        code = np.zeros_like(out, dtype=np.uint8 if len(windows) <= 256 else np.intp)
+        greater = np.empty_like(out, dtype=bool)
+        position_if_greater = np.empty_like(code)
+        for position, window in enumerate(windows[1:], start=1):
+            candidate = x[window]
+            np.greater(candidate, out, out=greater)  # strictly: ties keep the first maximum
+            # The positions grow, so "the last position that was greater" is a maximum of
+            # position * greater: two passes over bytes, where np.copyto(where=) took 15x longer.
+            np.multiply(greater, code.dtype.type(position), out=position_if_greater)
+            np.maximum(code, position_if_greater, out=code)
+            np.maximum(out, candidate, out=out)  # propagates NaN
+        if np.isnan(out.max(initial=-np.inf)):  # rare: route NaN windows' gradients as PyTorch
+            for position, window in enumerate(windows):
+                np.copyto(code, position, where=np.isnan(x[window]))
+        self.x, self.code = x, code
         return out
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         kernel, stride = self.attrs["kernel_size"], self.attrs["stride"]
-        x, out = self.x, self.out
-        slices = window_slices(kernel, stride, out.shape[2:])
+        code = self.code
+        windows = window_slices(kernel, stride, code.shape[2:])
         overlapping = stride[0] < kernel[0] or stride[1] < kernel[1]
-        # Every buffer takes x's or out's memory layout (channels-last after a conv): numpy
-        # runs an elementwise op over mixed layouts several times slower (a C-ordered mask
-        # here made this backward 2-3x slower).
-        if g.strides != out.strides:  # e.g. an NCHW gradient from flatten: one copy into
-            g_in_out_layout = np.empty_like(out, dtype=g.dtype)  # out's layout beats four
-            g_in_out_layout[...] = g  # passes over mixed layouts
-            g = g_in_out_layout
-        grad = _gradient_buffer(x, g.dtype, kernel, stride, out.shape[2:], overlapping)
-        free = np.ones_like(out, dtype=bool)  # windows whose max has not been found yet
-        first = np.empty_like(out, dtype=bool)
-        for window in slices:
-            if window is slices[-1]:  # the windows still free have their max here
-                first = free
-            else:
-                np.equal(x[window], out, out=first)
-                first &= free
-                free ^= first
+        # Every buffer takes x's memory layout (channels-last after a conv): numpy runs an
+        # elementwise op over mixed layouts several times slower.
+        if not _same_memory_order(g, code):  # e.g. an NCHW gradient from flatten: one copy
+            g_in_code_layout = np.empty_like(code, dtype=g.dtype)  # beats a pass over mixed
+            g_in_code_layout[...] = g  # layouts per window position
+            g = g_in_code_layout
+        grad = _gradient_buffer(self.x, g.dtype, kernel, stride, code.shape[2:], overlapping)
+        selected = np.empty_like(code, dtype=bool)
+        for position, window in enumerate(windows):
+            np.equal(code, position, out=selected)
             if overlapping:
-                grad[window] += g * first
+                grad[window] += g * selected
             else:
-                np.multiply(g, first, out=grad[window])
+                np.multiply(g, selected, out=grad[window])
         return (grad,)
+
+
+def _same_memory_order(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` (same shape, any dtypes) lay their elements out alike."""
+    return [s // a.itemsize for s in a.strides] == [s // b.itemsize for s in b.strides]
 
 
 def _gradient_buffer(
