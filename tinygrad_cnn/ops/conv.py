@@ -168,26 +168,34 @@ class Conv2d(Function):
             strides=(bc, bh, bw, bn, bh * sh, bw * sw),
             writeable=False,
         )
-        self.columns_matrix = columns.reshape(c * kh * kw, n * oh * ow)
-        self.w_matrix = w.reshape(o, c * kh * kw)
+        # With a bias, the matrix gets a row of ones and the weights a column holding the
+        # bias: the product adds it, and backward's weight gradient holds its gradient. A
+        # separate `out += b` over a (N*OH*OW, O) output with O = 32 cost twice the product.
+        patch_size = c * kh * kw
+        self.columns_matrix = np.empty((patch_size + (b is not None), n * oh * ow), x.dtype)
+        self.columns_matrix[:patch_size].reshape(columns.shape)[...] = columns
+        self.w_matrix = w.reshape(o, patch_size)
+        if b is not None:
+            self.columns_matrix[patch_size] = 1
+            self.w_matrix = np.concatenate([self.w_matrix, b[:, None]], axis=1)
         self.padded_shape = x.shape
         out = self.columns_matrix.T @ self.w_matrix.T  # (N*OH*OW, O): channels-last
-        if b is not None:
-            out += b
         return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
 
     def _backward_columns(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         o, c, kh, kw = self.inputs[1].shape
         n, _, oh, ow = g.shape
-        rows = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o)
-        g_matrix = rows.T
+        g_matrix = g.transpose(1, 0, 2, 3).reshape(o, n * oh * ow)
+        patch_size = c * kh * kw
         grad_x = grad_w = grad_b = None
-        if self.needs_input_grad[1]:
-            grad_w = (g_matrix @ self.columns_matrix.T).reshape(o, c, kh, kw)
-        if len(self.inputs) == 3 and self.needs_input_grad[2]:
-            grad_b = _column_sums(rows)
+        if any(self.needs_input_grad[1:]):
+            grad_wb = _long_sum_matmul(g_matrix, self.columns_matrix.T)  # (O, patch_size [+ 1])
+            grad_w = np.ascontiguousarray(grad_wb[:, :patch_size]).reshape(o, c, kh, kw)
+            if len(self.inputs) == 3:
+                grad_b = grad_wb[:, patch_size].copy()
         if self.needs_input_grad[0]:
-            grad_columns = (self.w_matrix.T @ g_matrix).reshape(c, kh * kw, n, oh, ow)
+            w_matrix = self.w_matrix[:, :patch_size]
+            grad_columns = (w_matrix.T @ g_matrix).reshape(c, kh * kw, n, oh, ow)
             _, _, hp, wp = self.padded_shape
             stride, (ph, pw) = self.attrs["stride"], self.attrs["padding"]
             padded = np.zeros((c, n, hp, wp), dtype=g.dtype).transpose(1, 0, 2, 3)  # NCHW view
@@ -241,6 +249,27 @@ class Conv2d(Function):
             (ph, pw) = self.attrs["padding"]
             grad_x = padded[:, :, ph : hp - ph, pw : width - pw]
         return grad_x, grad_w, grad_b
+
+
+def _long_sum_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a small output and a long inner dimension, e.g. (32, 43264) @ (43264, 10).
+
+    OpenBLAS splits a product's output between its threads, not its sum, so for such shapes
+    two threads ran 3-4x slower than one; products over slices of about 2**20 multiply-adds
+    stay under its threading threshold and are summed here (LeNet's conv1 weight gradient:
+    555 -> 151 us).
+    """
+    m, inner = a.shape
+    chunk = max(1, CHUNK_MULTIPLY_ADDS // max(1, m * b.shape[1]))
+    if inner <= chunk:
+        return a @ b
+    total = a[:, :chunk] @ b[:chunk]
+    for start in range(chunk, inner, chunk):
+        total += a[:, start : start + chunk] @ b[start : start + chunk]
+    return total
+
+
+CHUNK_MULTIPLY_ADDS = 1 << 20
 
 
 def _column_sums(matrix: np.ndarray) -> np.ndarray:
