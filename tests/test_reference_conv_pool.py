@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_cnn import Tensor, avg_pool2d, conv2d, max_pool2d
+from tinygrad_cnn.ops import conv as conv_module
 
 Pair = tuple[int, int]
 
@@ -268,6 +269,29 @@ def test_each_conv_layout_equals_the_naive_loops(
     out.backward(g)
     assert_close(out.numpy(), naive_conv2d(x.data, w.data, b.data, stride, padding))
     dx, dw, db = naive_conv2d_backward(x.data, w.data, g, stride, padding)
+    assert_close(x.grad, dx)
+    assert_close(w.grad, dw)
+    assert_close(b.grad, db)
+
+
+@pytest.mark.parametrize("chunk_multiply_adds", [1, 5 * 7 * 7, 10**9])
+def test_columns_weight_gradient_summed_over_slices_equals_the_naive_loops(
+    monkeypatch: pytest.MonkeyPatch, chunk_multiply_adds: int
+) -> None:
+    """The columns layout sums its weight (and bias) gradient over slices of the long inner
+    dimension (the N*OH*OW output pixels), in slices of about ``CHUNK_MULTIPLY_ADDS / (O *
+    (C*kh*kw + 1))`` pixels. Small values make test-sized inputs take that path: one pixel per
+    slice, 5 per slice (the 32 pixels are not a multiple of 5), and one slice for all."""
+    monkeypatch.setattr(conv_module, "CHUNK_MULTIPLY_ADDS", chunk_multiply_adds)
+    rng = np.random.default_rng(3)
+    x = Tensor(rng.standard_normal((2, 1, 5, 6)), requires_grad=True)
+    w = Tensor(rng.standard_normal((7, 1, 2, 3)), requires_grad=True)
+    b = Tensor(rng.standard_normal(7), requires_grad=True)
+    out = conv2d(x, w, b)
+    assert out._ctx.layout == "columns"
+    g = rng.standard_normal(out.shape)
+    out.backward(g)
+    dx, dw, db = naive_conv2d_backward(x.data, w.data, g, (1, 1), (0, 0))
     assert_close(x.grad, dx)
     assert_close(w.grad, dw)
     assert_close(b.grad, db)
