@@ -95,3 +95,49 @@ def test_bad_arguments_are_rejected_by_name(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "--repeats must be positive" in done.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_op_profile_times_every_op_of_a_step_and_restores_the_ops() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import op_profile
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    from tinygrad_cnn.function import Function
+
+    before = {op: (op.__dict__.get("forward"), op.__dict__.get("backward")) for op in
+              Function.registry.values()}  # fmt: skip
+    step, ops = op_profile.tinygrad_op_times("seed", batch_size=4, steps=2, warmup=1)
+    after = {op: (op.__dict__.get("forward"), op.__dict__.get("backward")) for op in
+             Function.registry.values()}  # fmt: skip
+    assert after == before
+    assert positive(step)
+    assert ("conv2d", "forward", "(4, 1, 28, 28)", "banded") in ops
+    assert ("max_pool2d", "backward", "(4, 3, 10, 10)", "") in ops
+    assert ("cross_entropy", "backward", "()", "") in ops
+    assert all(positive(seconds) for seconds in ops.values())
+
+
+def test_op_profile_command_prints_both_tables(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    command = ["seed", "--steps", "2", "--warmup", "1", "--batch", "4", "--torch"]
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "op_profile.py"), *command],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert "conv2d forward (4, 1, 28, 28) banded" in done.stdout
+    assert "all ops" in done.stdout
+    assert "aten::" in done.stdout and "all operators" in done.stdout
+
+
+def test_op_profile_rejects_a_bad_batch(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "op_profile.py"), "seed", "--batch", "0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and "--batch must be positive, got 0" in done.stderr
