@@ -347,17 +347,21 @@ class MaxPool2d(Function):
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
         windows = window_slices(kernel_size, stride, conv_output_size(x.shape, kernel_size, stride))
         out = np.array(x[windows[0]])  # keeps x's memory layout, like every buffer below
+        running = np.empty_like(out)  # out and running take turns holding the maximum so far
         code = np.zeros_like(out, dtype=np.uint8 if len(windows) <= 256 else np.intp)
         greater = np.empty_like(out, dtype=bool)
         position_if_greater = np.empty_like(code)
         for position, window in enumerate(windows[1:], start=1):
-            candidate = x[window]
-            np.greater(candidate, out, out=greater)  # strictly: ties keep the first maximum
+            np.maximum(out, x[window], out=running)  # propagates NaN
+            # Strictly greater (ties keep the first maximum) exactly where the maximum changed:
+            # comparing the two contiguous buffers is 2.5x faster than re-reading the strided
+            # window. (NaN windows are set right below.)
+            np.not_equal(running, out, out=greater)
             # The positions grow, so "the last position that was greater" is a maximum of
             # position * greater: two passes over bytes, where np.copyto(where=) took 15x longer.
             np.multiply(greater, code.dtype.type(position), out=position_if_greater)
             np.maximum(code, position_if_greater, out=code)
-            np.maximum(out, candidate, out=out)  # propagates NaN
+            out, running = running, out
         if np.isnan(out.max(initial=-np.inf)):  # rare: route NaN windows' gradients as PyTorch
             for position, window in enumerate(windows):
                 np.copyto(code, position, where=np.isnan(x[window]))
