@@ -251,6 +251,9 @@ class Conv2d(Function):
         return grad_x, grad_w, grad_b
 
 
+CHUNK_MULTIPLY_ADDS = 1 << 19  # slice size of _long_sum_matmul: half of OpenBLAS's threshold
+
+
 def _long_sum_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` for a small output and a long inner dimension, e.g. (32, 43264) @ (43264, 10).
 
@@ -268,9 +271,6 @@ def _long_sum_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     for start in range(chunk, inner, chunk):
         total += a[:, start : start + chunk] @ b[start : start + chunk]
     return total
-
-
-CHUNK_MULTIPLY_ADDS = 1 << 19
 
 
 def _column_sums(matrix: np.ndarray) -> np.ndarray:
@@ -365,7 +365,8 @@ class MaxPool2d(Function):
         if np.isnan(out.max(initial=-np.inf)):  # rare: route NaN windows' gradients as PyTorch
             for position, window in enumerate(windows):
                 np.copyto(code, position, where=np.isnan(x[window]))
-        self.x, self.code = x, code
+        self.x = x  # for the shape and memory layout of the gradient; its values are not read
+        self.code = code
         return out
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
