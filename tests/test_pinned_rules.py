@@ -324,3 +324,25 @@ def test_wrong_upstream_gradient_shape_raises() -> None:
     with pytest.raises(ValueError, match=r"upstream gradient has shape \(3, 2\).*\(2, 3\)"):
         (x * 2).backward(np.ones((3, 2)))
     assert x.grad is None
+
+
+# ---------------------------------------------------------------------- memory layout
+@pytest.mark.parametrize("transposed", ["a", "b", "both"])
+def test_matmul_gradient_of_a_transposed_operand_keeps_its_layout(transposed: str) -> None:
+    """``x @ w.T`` (a Linear layer): the gradient of the F-ordered ``w.T`` is computed as
+    ``(g^T @ x)^T``, so ``w.grad`` is C-ordered like ``w``; the values equal the plain rule."""
+    rng = np.random.default_rng(5)
+    a_data, b_data = rng.standard_normal((4, 3)), rng.standard_normal((3, 5))
+    a = Tensor(np.asfortranarray(a_data) if transposed in ("a", "both") else a_data, True)
+    b = Tensor(np.asfortranarray(b_data) if transposed in ("b", "both") else b_data, True)
+    upstream = rng.standard_normal((4, 5))
+    (a @ b).backward(upstream)
+    np.testing.assert_allclose(a.grad, upstream @ b_data.T, rtol=1e-12)
+    np.testing.assert_allclose(b.grad, a_data.T @ upstream, rtol=1e-12)
+    for operand in (a, b):
+        assert operand.grad.flags.f_contiguous == operand.data.flags.f_contiguous
+
+    weight = Tensor(rng.standard_normal((5, 3)), requires_grad=True)  # C-ordered, as in Linear
+    (Tensor(a_data) @ weight.T).backward(upstream)
+    assert weight.grad.flags.c_contiguous
+    np.testing.assert_allclose(weight.grad, upstream.T @ a_data, rtol=1e-12)
