@@ -297,6 +297,21 @@ def test_columns_weight_gradient_summed_over_slices_equals_the_naive_loops(
     assert_close(b.grad, db)
 
 
+def test_max_pool2d_with_more_than_256_window_positions_equals_the_naive_loops() -> None:
+    """Forward stores the argmax position of each window in one byte up to 256 positions; a
+    17 x 17 kernel (289 positions) needs a wider code, ties and NaN aside."""
+    rng = np.random.default_rng(11)
+    x_data = rng.permutation(2 * 3 * 18 * 19).reshape(2, 3, 18, 19) / 1000.0
+    x = Tensor(x_data, requires_grad=True)
+    out = max_pool2d(x, 17, 1)
+    assert out._ctx.code.dtype == np.intp
+    g = rng.standard_normal(out.shape)
+    out.backward(g)
+    expected, dx = naive_max_pool2d(x_data, g, (17, 17), (1, 1))
+    assert_close(out.numpy(), expected)
+    assert_close(x.grad, dx)
+
+
 def test_overlapping_non_square_windows_share_inputs() -> None:
     """A fixed case the drawn ones also cover: kernel (3, 2), stride (1, 1) on a 4 x 5 image,
     where interior elements belong to up to six windows."""
