@@ -140,6 +140,16 @@ def test_maximum_minimum_ties_split_the_gradient_in_half(op: str, winner_a: list
     np.testing.assert_array_equal(b.grad, [4 * winner_a[1], 4 * winner_a[0], 2.0])
 
 
+def test_relu_of_infinities_and_nan() -> None:
+    """relu(-inf) is 0 (``a * (a > 0)`` once gave -inf * 0 = NaN), relu(inf) is inf and
+    relu(NaN) is NaN; the gradient is 1 only where the input is > 0 (so 0 at NaN)."""
+    x = Tensor(np.array([-np.inf, -1.0, 2.0, np.inf, np.nan]), requires_grad=True)
+    out = x.relu()
+    np.testing.assert_array_equal(out.data, [0.0, 0.0, 2.0, np.inf, np.nan])
+    out.backward(np.full(5, 3.0))
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 3.0, 3.0, 0.0])
+
+
 def test_kink_rules_match_torch() -> None:
     torch = pytest.importorskip("torch")
     data = np.array([-1.0, 0.0, 0.0, 2.0])
@@ -346,3 +356,32 @@ def test_matmul_gradient_of_a_transposed_operand_keeps_its_layout(transposed: st
     (Tensor(a_data) @ weight.T).backward(upstream)
     assert weight.grad.flags.c_contiguous
     np.testing.assert_allclose(weight.grad, upstream.T @ a_data, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("shape", "memory_order"),
+    [
+        ((64, 32, 26, 26), (0, 2, 3, 1)),  # LeNet's conv output: an NCHW view of NHWC memory
+        ((3, 4), (0, 1)),
+        ((3, 4), (1, 0)),  # F-ordered
+        ((1, 5, 6), (0, 1, 2)),  # one row: too short to split, np.maximum(a, 0)
+        ((5, 1, 7), (0, 2, 1)),
+        ((4, 6, 8), (1, 2, 0)),
+        ((7,), (0,)),
+    ],
+)
+def test_relu_keeps_the_memory_layout_of_its_input(
+    shape: tuple[int, ...], memory_order: tuple[int, ...]
+) -> None:
+    """relu takes max(a, 0) over a's memory seen as a matrix: the values equal np.maximum's
+    and the output's axes lie in memory in the input's order (one step wrong would scramble
+    the values, which the first check catches)."""
+    rng = np.random.default_rng(7)
+    memory = rng.standard_normal(tuple(shape[axis] for axis in memory_order))
+    data = memory.transpose(np.argsort(memory_order))  # shape `shape`, laid out as asked
+    assert data.shape == shape
+    out = Tensor(data).relu().data
+    np.testing.assert_array_equal(out, np.maximum(data, 0))
+    assert [out.strides[axis] for axis in memory_order] == sorted(out.strides, reverse=True)
+    sliced = Tensor(data[..., ::2]).relu().data  # not one block of memory: the plain path
+    np.testing.assert_array_equal(sliced, np.maximum(data[..., ::2], 0))

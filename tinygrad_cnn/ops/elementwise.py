@@ -191,14 +191,38 @@ class Sqrt(Function):
 
 
 class Relu(Function):
-    """out = max(a, 0); d/da = 1 where a > 0, else 0 (so the gradient at exactly 0 is 0)."""
+    """out = max(a, 0); d/da = 1 where a > 0, else 0 (so the gradient at exactly 0 is 0).
+
+    max(-inf, 0) is 0 and NaN stays NaN, as in PyTorch.
+    """
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         self.positive = a > 0
-        return a * self.positive
+        return _maximum_with_zero(a)
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         return (g * self.positive,)
+
+
+def _maximum_with_zero(a: np.ndarray) -> np.ndarray:
+    """``max(a, 0)`` in ``a``'s memory layout, without numpy's slow scalar-operand loop.
+
+    ``np.maximum(a, 0)`` runs an unvectorised loop when one operand is a scalar (numpy 2.4:
+    421 us over LeNet's (64, 32, 26, 26) activation), while two contiguous operands take the
+    vectorised one (121 us). So ``a``'s memory is seen as a (rows, row length) matrix and the
+    zeros come as one contiguous row, broadcast over the rows. (``a * (a > 0)``, used before,
+    took 302 us and made -inf * 0 = NaN.) Arrays that are not one block of memory, or are too
+    small to matter, take ``np.maximum(a, 0)``.
+    """
+    memory_order = np.argsort(a.strides, kind="stable")[::-1]  # outermost axis first
+    in_memory = a.transpose(memory_order)
+    if a.ndim < 2 or a.shape[memory_order[0]] < 2 or not in_memory.flags.c_contiguous:
+        return np.maximum(a, a.dtype.type(0))
+    rows = in_memory.shape[0]
+    out_in_memory = np.empty_like(in_memory)  # C-contiguous, like in_memory
+    zeros = np.zeros(a.size // rows, dtype=a.dtype)
+    np.maximum(in_memory.reshape(rows, -1), zeros, out=out_in_memory.reshape(rows, -1))
+    return out_in_memory.transpose(np.argsort(memory_order))
 
 
 class Tanh(Function):
