@@ -211,8 +211,8 @@ def _maximum_with_zero(a: np.ndarray) -> np.ndarray:
     421 us over LeNet's (64, 32, 26, 26) activation), while two contiguous operands take the
     vectorised one (121 us). So ``a``'s memory is seen as a (rows, row length) matrix and the
     zeros come as one contiguous row, broadcast over the rows. (``a * (a > 0)``, used before,
-    took 302 us and made -inf * 0 = NaN.) Arrays that are not one block of memory, or are too
-    small to matter, take ``np.maximum(a, 0)``.
+    took 302 us and made -inf * 0 = NaN.) Arrays that are not one block of memory, and those
+    with fewer than two dimensions or a single outermost row, take ``np.maximum(a, 0)``.
     """
     memory_order = np.argsort(a.strides, kind="stable")[::-1]  # outermost axis first
     in_memory = a.transpose(memory_order)
