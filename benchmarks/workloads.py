@@ -97,9 +97,9 @@ def torch_model(model_name: str, seed: int | None = 0) -> Any:
         layers = [nn.Conv2d(1, 3, 8, bias=False), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(300, 10)]
     elif model_name == "lenet":
         layers = [
-            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10),
+            nn.Conv2d(1, 32, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(inplace=True), nn.Linear(128, 10),
         ]  # fmt: skip
     else:
         raise ValueError(f"torch_model: unknown model {model_name!r}; choose seed or lenet")

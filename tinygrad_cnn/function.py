@@ -112,6 +112,8 @@ class Function:
         if hooks is not None:  # anomaly mode: check the output, record the caller
             hooks.after_forward(node, data)
         if is_grad_enabled() and any(node.needs_input_grad):
+            for tensor in inputs:  # an in-place op must not overwrite what this node may read
+                tensor._consumed = True
             return Tensor._from_op(data, node)
         return Tensor._from_op(data, None)
 
@@ -123,6 +125,66 @@ class Function:
     def __repr__(self) -> str:
         attrs = " ".join(f"{k}={v}" for k, v in self.attrs.items())
         return f"<{self.name}{' ' + attrs if attrs else ''}>"
+
+
+def apply_in_place(op: type[Function], x: Tensor, **attrs: Any) -> Tensor:
+    """Run ``op`` on ``x`` with the result written over ``x``'s memory; return ``x``.
+
+    PyTorch's in-place semantics (``relu_``): ``x`` now holds the result and stands for the
+    op's output in the graph, so every later use of ``x`` differentiates through the op. The
+    op's ``forward`` gets ``inplace=True`` and must return its input array, overwritten.
+
+    Raises
+    ------
+    RuntimeError
+        Where overwriting ``x`` could make a gradient wrong (see :func:`check_overwritable`).
+    """
+    check_overwritable(f"{op.name}_", x)
+    before = Tensor._from_op(x.data, x._ctx)  # x as it was: the op's input in the graph
+    result = op.apply(before, inplace=True, **attrs)
+    if result.data is not x.data:
+        raise TypeError(f"{op.name}.forward(inplace=True) must return its input array")
+    if result._ctx is not None:  # recorded: x moves behind the op
+        x._ctx, x.requires_grad = result._ctx, True
+    return x
+
+
+def check_overwritable(op_name: str, x: Tensor) -> None:
+    """Raise ``RuntimeError`` unless ``op_name`` may overwrite ``x``'s memory in place.
+
+    Refused, as a gradient could silently come out wrong (PyTorch refuses the first and
+    catches the rest when backward runs): a leaf that requires grad; a tensor that is already
+    an input of a recorded op (its backward may read the old values); a tensor whose values
+    the op that made it saved for backward (``exp``, ``tanh`` ...); a view of another
+    tensor's memory (``reshape``, indexing ...); read-only memory.
+    """
+    made_by = x._ctx
+    if x.requires_grad and made_by is None:
+        problem = "it is a leaf tensor that requires grad"
+    elif x._consumed:
+        problem = "it is already an input of a recorded op, whose backward may read its values"
+    elif made_by is not None and any(_shares(saved, x.data) for saved in vars(made_by).values()):
+        problem = f"{made_by.name}, the op that made it, saved its values for backward"
+    elif (
+        made_by is not None
+        and not made_by.attrs.get("inplace")  # an in-place op's input is x's own old self
+        and any(np.may_share_memory(t.data, x.data) for t in made_by.inputs)
+    ):
+        problem = f"it is a view of the memory of an input of {made_by.name}"
+    elif not x.data.flags.writeable:
+        problem = "its memory is read-only"
+    else:
+        return
+    raise RuntimeError(
+        f"{op_name}: cannot overwrite a tensor of shape {x.shape} in place: {problem}; use "
+        f"the out-of-place op instead"
+    )
+
+
+def _shares(saved: Any, array: np.ndarray) -> bool:
+    """Whether ``saved`` (an attribute an op saved for backward) may overlap ``array``."""
+    items = saved if isinstance(saved, tuple | list) else (saved,)
+    return any(isinstance(a, np.ndarray) and np.may_share_memory(a, array) for a in items)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:

@@ -54,6 +54,8 @@ def lenet(seed: int | np.random.Generator | None = 0) -> Sequential:
 
     ``conv1`` Conv2d(1, 32, 3) -> ReLU -> MaxPool2d(2) -> ``conv2`` Conv2d(32, 64, 3) -> ReLU
     -> MaxPool2d(2) -> Flatten -> ``fc1`` Linear(1600, 128) -> ReLU -> ``fc2`` Linear(128, 10).
+    The ReLUs are in place (``ReLU(inplace=True)``, as in torchvision's models): each
+    overwrites the output of the layer before it, which nothing else reads.
 
     Parameters
     ----------
@@ -69,14 +71,14 @@ def lenet(seed: int | np.random.Generator | None = 0) -> Sequential:
     return Sequential(
         OrderedDict(
             conv1=Conv2d(1, 32, 3, seed=rng),
-            relu1=ReLU(),
+            relu1=ReLU(inplace=True),
             pool1=MaxPool2d(2),
             conv2=Conv2d(32, 64, 3, seed=rng),
-            relu2=ReLU(),
+            relu2=ReLU(inplace=True),
             pool2=MaxPool2d(2),
             flatten=Flatten(),
             fc1=Linear(64 * 5 * 5, 128, seed=rng),
-            relu3=ReLU(),
+            relu3=ReLU(inplace=True),
             fc2=Linear(128, 10, seed=rng),
         )
     )

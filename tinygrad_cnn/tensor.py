@@ -46,7 +46,11 @@ class Tensor:
            [6., 8.]], dtype=float32)
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_retains_grad", "data", "grad", "name", "requires_grad")
+    # _consumed: an input of a recorded op (then in-place ops refuse to overwrite it).
+    __slots__ = (
+        "__weakref__", "_consumed", "_ctx", "_retains_grad", "data", "grad", "name",
+        "requires_grad",
+    )  # fmt: skip
     # Make numpy defer to Tensor's reflected operators (``ndarray + Tensor`` gives a Tensor).
     __array_ufunc__ = None
 
@@ -85,6 +89,7 @@ class Tensor:
         self.name = name
         self._ctx: Function | None = None
         self._retains_grad = False
+        self._consumed = False
 
     @classmethod
     def _from_op(cls, data: np.ndarray, ctx: Function | None) -> Tensor:
@@ -96,6 +101,7 @@ class Tensor:
         out.name = None
         out._ctx = ctx
         out._retains_grad = False
+        out._consumed = False
         return out
 
     # ----------------------------------------------------------------- constructors
@@ -380,6 +386,17 @@ class Tensor:
         """Elementwise ``max(x, 0)``; the gradient at 0 is 0."""
         return ops.Relu.apply(self)
 
+    def relu_(self) -> Tensor:
+        """``relu`` written over this tensor's memory, as PyTorch's ``relu_``; returns ``self``.
+
+        ``self`` then holds ``max(self, 0)`` and stands for the ReLU's output in the graph.
+        It saves a new activation-sized array and, measured in training, is faster: the
+        result goes to memory that is already in cache. Raises ``RuntimeError`` where the
+        old values may still be needed for a gradient (a leaf that requires grad, a tensor
+        already used by a recorded op, a view, an op's saved output).
+        """
+        return apply_in_place(ops.Relu, self)
+
     def tanh(self) -> Tensor:
         """Elementwise hyperbolic tangent."""
         return ops.Tanh.apply(self)
@@ -518,4 +535,4 @@ def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
 
 # Imported last: the ops and the engine build Tensors, so Tensor must exist first.
 from tinygrad_cnn import ops  # noqa: E402
-from tinygrad_cnn.function import backward_pass  # noqa: E402
+from tinygrad_cnn.function import apply_in_place, backward_pass  # noqa: E402

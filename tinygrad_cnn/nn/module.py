@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tinygrad_cnn.tensor import Tensor
-from tinygrad_cnn.viz.scopes import record_module_scope
+from tinygrad_cnn.viz.scopes import input_makers, record_module_scope
 
 
 class Parameter(Tensor):
@@ -351,8 +351,10 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` and tag the ops it recorded with this module (for the graph
         renderer's module view; inner modules tag first, so each op keeps the innermost)."""
+        inputs = (*args, *kwargs.values())
+        makers = input_makers(inputs)  # before forward, which may change an input in place
         output = self.forward(*args, **kwargs)
-        record_module_scope(self, (*args, *kwargs.values()), output)
+        record_module_scope(self, inputs, output, makers)
         return output
 
     def extra_repr(self) -> str:

@@ -27,13 +27,24 @@ def _tensors_in(values: Iterable[Any]) -> Iterator[Tensor]:
             yield from (v for v in value.values() if isinstance(v, Tensor))
 
 
-def record_module_scope(module: Any, inputs: Iterable[Any], outputs: Any) -> int:
+def input_makers(inputs: Iterable[Any]) -> list[Any]:
+    """The op that made each input tensor (None for a leaf), to take before ``forward`` runs.
+
+    An in-place op in the forward (``x.relu_()``) moves its input tensor behind itself, so
+    after the forward the input tensor's op is the module's own.
+    """
+    return [t._ctx for t in _tensors_in(inputs)]
+
+
+def record_module_scope(
+    module: Any, inputs: Iterable[Any], outputs: Any, makers: Iterable[Any] | None = None
+) -> int:
     """Tag, with ``module``, every op between ``inputs`` and ``outputs`` that has no tag yet.
 
     ``Module.__call__`` calls it after ``forward``: submodules called inside that forward
     finish first and tag their own ops, so each op keeps the innermost module that made it.
-    The walk goes back from the outputs and stops at the call's input tensors and at leaves
-    (no recursion).
+    The walk goes back from the outputs and stops at the ops that made the call's input
+    tensors and at leaves (no recursion).
 
     Parameters
     ----------
@@ -43,22 +54,24 @@ def record_module_scope(module: Any, inputs: Iterable[Any], outputs: Any) -> int
         The call's arguments (tensors, or lists/tuples/dicts of tensors; others are ignored).
     outputs : Tensor or list/tuple/dict of Tensor
         What the forward returned.
+    makers : iterable, optional
+        :func:`input_makers` of the inputs, taken before the forward ran; needed when the
+        forward may change an input in place. Default: the inputs' ops now.
 
     Returns
     -------
     int
         How many ops were tagged.
     """
-    stop = {id(t) for t in _tensors_in(inputs)}
+    boundary = {id(node) for node in (input_makers(inputs) if makers is None else makers)}
     pending = list(_tensors_in([outputs]))
     seen: set[int] = set()
     tagged = 0
     while pending:
-        tensor = pending.pop()
-        if id(tensor) in stop or id(tensor) in seen or tensor._ctx is None:
+        node = pending.pop()._ctx
+        if node is None or id(node) in boundary or id(node) in seen:
             continue
-        seen.add(id(tensor))
-        node = tensor._ctx
+        seen.add(id(node))
         if node.scope is None:
             node.scope = module
             tagged += 1
