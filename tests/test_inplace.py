@@ -3,6 +3,9 @@
 PyTorch's semantics: ``x.relu_()`` overwrites ``x``'s memory, returns ``x``, and every later
 use of ``x`` differentiates through the ReLU. It is refused (``RuntimeError``) wherever the
 old values could still be needed for a gradient.
+
+Also here: ReLU's backward writes over its upstream gradient exactly when the engine says
+nothing else holds it (``Function.upstream_writable``).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_cnn import Tensor, conv2d, nn, no_grad
+from tinygrad_cnn import Tensor, conv2d, detect_anomaly, max_pool2d, nn, no_grad
 from tinygrad_cnn.models import lenet
+from tinygrad_cnn.ops.elementwise import Relu
 from tinygrad_cnn.testing import assert_grads, kink_free_arrays, shapes
 from tinygrad_cnn.viz.scopes import record_module_scope
 
@@ -141,3 +145,46 @@ def test_lenet_with_in_place_relus_trains_exactly_as_with_out_of_place_ones() ->
     assert losses[0].item() == losses[1].item()
     for (name, p), q in zip(models[0].named_parameters(), models[1].parameters(), strict=True):
         np.testing.assert_array_equal(p.grad, q.grad, err_msg=name)
+
+
+# ---------------------------------------------------------------------- gradients overwritten
+def _relu_backward_overwrites(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, for each ReLU backward, whether it wrote its result over its upstream."""
+    overwrote: list[bool] = []
+    backward = Relu.backward
+
+    def recording(self: Relu, g: np.ndarray) -> tuple[np.ndarray]:
+        result = backward(self, g)
+        overwrote.append(result[0] is g)
+        return result
+
+    monkeypatch.setattr(Relu, "backward", recording)
+    return overwrote
+
+
+def test_relu_backward_overwrites_only_gradients_nothing_else_holds(monkeypatch) -> None:
+    overwrote = _relu_backward_overwrites(monkeypatch)
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((2, 3, 4, 4))
+    x = Tensor(data, requires_grad=True)
+    max_pool2d(x.relu(), 2).sum().backward()  # the pool's gradient is a new array
+    y = Tensor(data, requires_grad=True)
+    (y.relu() * 2).sum().backward()  # mul's gradient is not declared new
+    z = Tensor(data, requires_grad=True)
+    with detect_anomaly():  # anomaly mode reports the upstream gradient after backward
+        max_pool2d(z.relu(), 2).sum().backward()
+    assert overwrote == [True, False, False]
+    np.testing.assert_array_equal(x.grad, z.grad)
+    np.testing.assert_array_equal(y.grad, 2.0 * (data > 0))
+
+
+def test_a_gradient_shared_by_two_relus_is_not_overwritten(monkeypatch) -> None:
+    overwrote = _relu_backward_overwrites(monkeypatch)
+    a = Tensor(np.array([1.0, -1.0, 2.0]), requires_grad=True)
+    b = Tensor(np.array([-1.0, 1.0, 2.0]), requires_grad=True)
+    upstream = np.array([1.0, 2.0, 3.0])
+    (a.relu() + b.relu()).backward(upstream)  # add hands the same array to both relus
+    assert overwrote == [False, False]
+    np.testing.assert_array_equal(a.grad, [1.0, 0.0, 3.0])
+    np.testing.assert_array_equal(b.grad, [0.0, 2.0, 3.0])
+    np.testing.assert_array_equal(upstream, [1.0, 2.0, 3.0])

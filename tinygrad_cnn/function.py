@@ -59,6 +59,13 @@ class Function:
     __slots__ = _STRUCTURE
     registry: ClassVar[dict[str, type[Function]]] = {}
     name: ClassVar[str]
+    # True on an op whose backward returns, for each input, a new array (or a view of one)
+    # that it returns once and keeps no reference to: the engine may then let the next op's
+    # backward write over it.
+    new_gradients: ClassVar[bool] = False
+    # Set by the engine just before ``backward`` runs: True when nothing else holds the
+    # upstream gradient, so ``backward`` may write its result over it (ReLU does).
+    upstream_writable = False
 
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -278,6 +285,7 @@ def backward_pass(
                 "retain_graph=True to the first backward() to run backward twice"
             )
     pending: dict[int, np.ndarray] = {id(root): grad}
+    writable: set[int] = set()  # tensors whose pending gradient nothing else holds
     hooks = anomaly_hooks.get()
     for tensor in reversed(order):
         upstream = pending.pop(id(tensor), None)
@@ -285,9 +293,11 @@ def backward_pass(
             continue
         node = tensor._ctx
         if node is None or retain_grads or tensor._retains_grad:
-            _accumulate(tensor, upstream)
+            _accumulate(tensor, upstream)  # a copy
         if node is None:
             continue
+        # (Anomaly mode reports the upstream gradient after backward: keep it intact.)
+        node.upstream_writable = id(tensor) in writable and hooks is None
         input_grads = node.backward(upstream)
         if not isinstance(input_grads, tuple) or len(input_grads) != len(node.inputs):
             raise TypeError(
@@ -314,6 +324,8 @@ def backward_pass(
                 )
             previous = pending.get(id(parent))
             pending[id(parent)] = g if previous is None else previous + g
+            if previous is not None or axes or node.new_gradients:  # a new array
+                writable.add(id(parent))
         node.summed_axes = tuple(summed)
         if not retain_graph:
             node.release()

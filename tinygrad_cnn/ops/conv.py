@@ -73,6 +73,8 @@ class Conv2d(Function):
     usually finds the layout it wants without a copy.
     """
 
+    new_gradients = True
+
     def forward(
         self,
         x: np.ndarray,
@@ -343,6 +345,7 @@ class MaxPool2d(Function):
     """
 
     name = "max_pool2d"
+    new_gradients = True
 
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
         windows = window_slices(kernel_size, stride, conv_output_size(x.shape, kernel_size, stride))
@@ -425,6 +428,7 @@ class AvgPool2d(Function):
     """out[n, c, i, j] = mean of the window at (i*sh, j*sw); each element gets g / (kh*kw)."""
 
     name = "avg_pool2d"
+    new_gradients = True
 
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
         slices = window_slices(kernel_size, stride, conv_output_size(x.shape, kernel_size, stride))
