@@ -297,6 +297,31 @@ def test_columns_weight_gradient_summed_over_slices_equals_the_naive_loops(
     assert_close(b.grad, db)
 
 
+@pytest.mark.parametrize("images_per_chunk", [1, 2, 5])
+def test_rows_layout_in_chunks_of_images_equals_the_naive_loops(
+    monkeypatch: pytest.MonkeyPatch, images_per_chunk: int
+) -> None:
+    """The rows layout copies its patch matrix a few images at a time into one buffer of
+    about ``PATCH_CHUNK_BYTES``, in forward and again for the weight gradient. Small values
+    make 5 test-sized images take that path: 1 image per chunk, 2 (the last chunk holds one),
+    and all in one chunk."""
+    rng = np.random.default_rng(5)
+    x = Tensor(rng.standard_normal((5, 4, 7, 6)), requires_grad=True)
+    w = Tensor(rng.standard_normal((6, 4, 3, 2)), requires_grad=True)
+    b = Tensor(rng.standard_normal(6), requires_grad=True)
+    per_image = 4 * 3 * 3 * 2 * 4 * x.data.itemsize  # OH * OW * kh * kw * C floats
+    monkeypatch.setattr(conv_module, "PATCH_CHUNK_BYTES", images_per_chunk * per_image)
+    out = conv2d(x, w, b, stride=2, padding=(1, 0))
+    assert out._ctx.layout == "rows"
+    g = rng.standard_normal(out.shape)
+    out.backward(g)
+    assert_close(out.numpy(), naive_conv2d(x.data, w.data, b.data, (2, 2), (1, 0)))
+    dx, dw, db = naive_conv2d_backward(x.data, w.data, g, (2, 2), (1, 0))
+    assert_close(x.grad, dx)
+    assert_close(w.grad, dw)
+    assert_close(b.grad, db)
+
+
 def test_max_pool2d_with_more_than_256_window_positions_equals_the_naive_loops() -> None:
     """Forward stores the argmax position of each window in one byte up to 256 positions; a
     17 x 17 kernel (289 positions) needs a wider code, ties and NaN aside."""

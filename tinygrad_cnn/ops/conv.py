@@ -10,6 +10,7 @@ over the kh * kw kernel positions, and pooling only over the window positions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -52,10 +53,12 @@ class Conv2d(Function):
     dX = col2im(g @ W), adding one strided slice per kernel position.
 
     The patch matrix is copied out of a strided view of the input, and that copy is fast when
-    it reads long contiguous runs. Two layouts, picked per call:
+    it reads long contiguous runs. Three layouts, picked per call:
 
     * rows (many channels): patches (N*OH*OW, kh*kw*C) from channels-last (NHWC) memory, runs
-      of kw*C floats; the output is an NCHW view of NHWC memory.
+      of kw*C floats; the output is an NCHW view of NHWC memory. The patch matrix is never
+      whole: a few images at a time are copied into one buffer of about 2 MiB and multiplied
+      while that buffer is still in cache, in forward and again for the weight gradient.
     * columns (few channels, e.g. the 1-channel MNIST input): patches^T (C*kh*kw, N*OH*OW)
       from NCHW memory, runs of OW floats along image rows; the product is taken transposed
       so that the output is channels-last too (pooling after it then reads C contiguous
@@ -107,27 +110,50 @@ class Conv2d(Function):
     ) -> np.ndarray:
         n, c, h, width = x.shape
         o, _, kh, kw = w.shape
-        (ph, pw), (sh, sw) = padding, stride
+        ph, pw = padding
         oh, ow = conv_output_size(x.shape, (kh, kw), stride, padding)
         if ph or pw:
             padded = np.zeros((n, h + 2 * ph, width + 2 * pw, c), dtype=x.dtype)
             padded[:, ph : ph + h, pw : pw + width] = x.transpose(0, 2, 3, 1)
         else:
-            padded = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-        bn, bh, bw, bc = padded.strides
-        patches = as_strided(
-            padded,
+            padded = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # no copy after a conv
+        self.padded = padded  # backward copies the patches again rather than keep them
+        self.w_rows = w.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)
+        w_columns = self.w_rows.T
+        out = np.empty((n * oh * ow, o), dtype=x.dtype)
+        for images, patches in self._patch_chunks((oh, ow)):
+            np.matmul(patches, w_columns, out=out[images.start * oh * ow : images.stop * oh * ow])
+        if b is not None:
+            out += b
+        return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+
+    def _patch_chunks(self, out_hw: Pair) -> Iterator[tuple[slice, np.ndarray]]:
+        """The patch matrix, a few images at a time: (images, their (rows, kh*kw*C) patches).
+
+        Each chunk is copied into the same buffer of about PATCH_CHUNK_BYTES, so that the
+        product reads it from the cache. A whole patch matrix (9 MB for LeNet's conv2) was
+        written to memory the cache had lost, kept until backward and read from DRAM twice:
+        copying each chunk twice (forward and backward) made LeNet's training 5.7% faster.
+        """
+        n, _, _, c = self.padded.shape
+        kh, kw = self.inputs[1].shape[2:]
+        (sh, sw), (oh, ow) = self.attrs["stride"], out_hw
+        bn, bh, bw, bc = self.padded.strides
+        windows = as_strided(
+            self.padded,
             shape=(n, oh, ow, kh, kw, c),
             strides=(bn, bh * sh, bw * sw, bh, bw, bc),
             writeable=False,
         )
-        self.patches = patches.reshape(n * oh * ow, kh * kw * c)
-        self.w_rows = w.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)
-        self.padded_shape = padded.shape
-        out = self.patches @ self.w_rows.T
-        if b is not None:
-            out += b
-        return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+        per_image = oh * ow * kh * kw * c
+        step = max(1, PATCH_CHUNK_BYTES // max(1, per_image * self.padded.itemsize))
+        buffer = np.empty(min(n, step) * per_image, dtype=self.padded.dtype)
+        for start in range(0, n, step):
+            images = slice(start, min(n, start + step))
+            count = images.stop - start
+            chunk = buffer[: count * per_image]
+            chunk.reshape(windows[images].shape)[...] = windows[images]
+            yield images, chunk.reshape(count * oh * ow, kh * kw * c)
 
     def _backward_rows(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         o, c, kh, kw = self.inputs[1].shape
@@ -135,7 +161,9 @@ class Conv2d(Function):
         rows = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o)
         grad_x = grad_w = grad_b = None
         if self.needs_input_grad[1]:
-            grad_w = rows.T @ self.patches
+            grad_w = np.zeros((o, kh * kw * c), dtype=g.dtype)
+            for images, patches in self._patch_chunks((oh, ow)):
+                grad_w += rows[images.start * oh * ow : images.stop * oh * ow].T @ patches
             grad_w = np.ascontiguousarray(grad_w.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
         if len(self.inputs) == 3 and self.needs_input_grad[2]:
             grad_b = _column_sums(rows)
@@ -145,7 +173,7 @@ class Conv2d(Function):
             # (One big GEMM then strided reads of its (kh, kw, C) blocks was 20% slower.)
             w_blocks = self.w_rows.reshape(o, kh * kw, c)
             stride, (ph, pw) = self.attrs["stride"], self.attrs["padding"]
-            padded = np.zeros(self.padded_shape, dtype=g.dtype).transpose(0, 3, 1, 2)  # NCHW view
+            padded = np.zeros(self.padded.shape, dtype=g.dtype).transpose(0, 3, 1, 2)  # NCHW view
             for position, window in enumerate(window_slices((kh, kw), stride, (oh, ow))):
                 pixels = (rows @ w_blocks[:, position]).reshape(n, oh, ow, c)
                 padded[window] += pixels.transpose(0, 3, 1, 2)
@@ -253,6 +281,7 @@ class Conv2d(Function):
         return grad_x, grad_w, grad_b
 
 
+PATCH_CHUNK_BYTES = 1 << 21  # the rows layout's patch buffer: 2 MiB (8-32 images: +3-6%)
 CHUNK_MULTIPLY_ADDS = 1 << 19  # slice size of _long_sum_matmul: half of OpenBLAS's threshold
 
 
