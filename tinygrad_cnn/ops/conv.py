@@ -133,7 +133,8 @@ class Conv2d(Function):
         Each chunk is copied into the same buffer of about PATCH_CHUNK_BYTES, so that the
         product reads it from the cache. A whole patch matrix (9 MB for LeNet's conv2) was
         written to memory the cache had lost, kept until backward and read from DRAM twice:
-        copying each chunk twice (forward and backward) made LeNet's training 5.7% faster.
+        copying each chunk twice (forward and backward) made LeNet's training about 3% faster
+        (alternated A/B runs, see docs/performance.md).
         """
         n, _, _, c = self.padded.shape
         kh, kw = self.inputs[1].shape[2:]
@@ -281,7 +282,8 @@ class Conv2d(Function):
         return grad_x, grad_w, grad_b
 
 
-PATCH_CHUNK_BYTES = 1 << 21  # the rows layout's patch buffer: 2 MiB (8-32 images: +3-6%)
+PATCH_CHUNK_BYTES = 1 << 21  # rows layout's patch buffer: 15 of LeNet conv2's images (8 or
+# 16 measured alike; 4 and 32 images per chunk were 1-2% slower)
 CHUNK_MULTIPLY_ADDS = 1 << 19  # slice size of _long_sum_matmul: half of OpenBLAS's threshold
 
 

@@ -198,11 +198,11 @@ class Relu(Function):
     is written over ``a``; backward needs only the mask of ``a > 0``, taken first.
     """
 
+    new_gradients = True
+
     def forward(self, a: np.ndarray, *, inplace: bool = False) -> np.ndarray:
         self.positive = a > 0
         return _maximum_with_zero(a, in_place=inplace)
-
-    new_gradients = True
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         # Over g when the engine allows it: g is then usually a pool's fresh gradient, still
