@@ -204,6 +204,19 @@ def test_kinks_are_nudged_or_undetermined_never_failures() -> None:
     assert all("kink" in e.detail for e in strict.undetermined)
 
 
+def test_an_in_place_relu_is_checked_out_of_place_at_the_values_it_left() -> None:
+    x = Tensor(np.random.default_rng(4).standard_normal((2, 3, 4, 4)), requires_grad=True)
+    h = conv2d(x, Tensor(np.ones((2, 3, 1, 1)), requires_grad=True))
+    out = h.relu_()
+    loss = (max_pool2d(out, 2) * 2.0).sum()
+    values = out.numpy().copy()
+    report = check_graph(loss)
+    assert report.ok and not report.undetermined, str(report)
+    relu = report[1]
+    assert relu.op == "relu" and "passed at nudged inputs" in relu.detail  # zeros: kinks
+    np.testing.assert_array_equal(out.numpy(), values)  # no re-run wrote over the graph
+
+
 def test_an_input_at_the_edge_of_the_domain_is_undetermined() -> None:
     x = Tensor(np.array([1e-9, 1.0]), requires_grad=True)
     report = check_graph(x.log().sum(), nudges=0)
