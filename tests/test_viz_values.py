@@ -38,6 +38,15 @@ def test_values_show_data_statistics_then_gradient_statistics_after_backward() -
     assert after.alerts == []
 
 
+def test_a_tensor_overwritten_in_place_shows_no_statistics_of_its_own() -> None:
+    x = Tensor([[-1.0, 2.0]], requires_grad=True, name="x")
+    out = (x * 3).relu_()  # the ReLU writes over mul's output
+    graph = draw(out.sum(), values=True)
+    mul_output = out._ctx.inputs[0]
+    assert graph.node(mul_output).lines[1] == "values overwritten in place by relu"
+    assert graph.node(out).lines[1] == "min 0 · mean 3 · max 6"
+
+
 def test_sparse_gradients_say_how_much_is_zero() -> None:
     x = Tensor([[-1.0, 2.0], [3.0, -4.0]], requires_grad=True, name="x")
     x.relu().sum().backward()

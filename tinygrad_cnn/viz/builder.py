@@ -107,15 +107,24 @@ def _tensor_kind(tensor: Tensor, is_root: bool, has_title: bool) -> str:
     return "input"
 
 
-def _value_lines(tensor: Tensor) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Statistics lines and alerts of a tensor's data and gradient (``values=True``)."""
+def _value_lines(
+    tensor: Tensor, overwritten_by: str | None
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Statistics lines and alerts of a tensor's data and gradient (``values=True``).
+
+    A tensor an in-place op wrote over (``overwritten_by``, the op's name) no longer holds its
+    own values: its memory holds the op's output, so no statistics are drawn for it.
+    """
     lines: list[tuple[str, str]] = []
     alerts: list[tuple[str, str]] = []
-    data_stats = summarize(tensor.data)
-    lines.append((data_text(data_stats), "stat"))
-    problem = non_finite_alert(data_stats, "data")
-    if problem:
-        alerts.append((problem, "alert"))
+    if overwritten_by:
+        lines.append((f"values overwritten in place by {overwritten_by}", "muted"))
+    else:
+        data_stats = summarize(tensor.data)
+        lines.append((data_text(data_stats), "stat"))
+        problem = non_finite_alert(data_stats, "data")
+        if problem:
+            alerts.append((problem, "alert"))
     if tensor.grad is not None:
         grad_stats = summarize(tensor.grad)
         lines.append((grad_text(grad_stats), "grad"))
@@ -135,6 +144,7 @@ def _tensor_node(
     values: bool,
     backward: bool,
     uses: int,
+    overwritten_by: str | None = None,
 ) -> NodeSpec:
     """The node of one tensor: title, shape and dtype, statistics, alerts."""
     if kind == "constant":
@@ -142,7 +152,7 @@ def _tensor_node(
     spec = NodeSpec(node_id, kind, title, shape=shape_text(tensor.shape))
     spec.lines.append((f"{spec.shape} · {tensor.dtype}", "detail"))
     if values:
-        lines, alerts = _value_lines(tensor)
+        lines, alerts = _value_lines(tensor, overwritten_by)
         spec.lines.extend(lines)
         spec.alerts.extend(alerts)
     if backward:
@@ -315,6 +325,11 @@ def _node_specs(
     explicit.update(id(t) for t in (names or {}).values())
     root_ids = {id(r) for r in roots}
     uses = _consumer_counts(graph_walk)
+    overwritten = {  # the tensors in-place ops wrote over: id -> the op's name
+        id(t._ctx.inputs[0]): t._ctx.name
+        for t in graph_walk.tensors
+        if t._ctx is not None and t._ctx.attrs.get("inplace")
+    }
     tensor_specs: dict[int, NodeSpec] = {}
     op_specs: dict[int, NodeSpec] = {}
     order: list[NodeSpec] = []
@@ -333,6 +348,7 @@ def _node_specs(
             values,
             backward,
             uses.get(id(tensor), 0),
+            overwritten.get(id(tensor)),
         )
         tensor_specs[id(tensor)] = spec
         order.append(spec)
