@@ -95,8 +95,9 @@ def _conv_layout(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Pair) -> s
 
 
 # ---------------------------------------------------------------------- rows: channels-last
-PATCH_CHUNK_BYTES = 1 << 21  # rows layout's patch buffer: 15 of LeNet conv2's images (8 or
-# 16 measured alike; 4 and 32 images per chunk were 1-2% slower)
+# The rows layout's patch buffer: 15 of LeNet conv2's images, small enough to stay in cache
+# (smaller and larger chunks compared in docs/performance.md).
+PATCH_CHUNK_BYTES = 1 << 21
 
 
 class _RowsLayout:
@@ -151,7 +152,8 @@ class _RowsLayout:
         if node.needs_input_grad[0]:
             # col2im, one kernel position at a time: the (N*OH*OW, C) gradient of the pixels
             # that position saw is one small GEMM, added to its strided slice of the input.
-            # (One big GEMM then strided reads of its (kh, kw, C) blocks was 20% slower.)
+            # (One big GEMM into an (N*OH*OW, kh*kw*C) buffer, then strided reads of its
+            # (kh, kw, C) blocks, is slower: docs/performance.md.)
             w_blocks = node.w_rows.reshape(o, kh * kw, c)
             stride, (ph, pw) = node.attrs["stride"], node.attrs["padding"]
             padded = np.zeros(node.padded.shape, dtype=g.dtype).transpose(0, 3, 1, 2)  # NCHW view
@@ -167,10 +169,10 @@ class _RowsLayout:
         """The patch matrix, a few images at a time: (images, their (rows, kh*kw*C) patches).
 
         Each chunk is copied into the same buffer of about PATCH_CHUNK_BYTES, so that the
-        product reads it from the cache. A whole patch matrix (9 MB for LeNet's conv2) was
-        written to memory the cache had lost, kept until backward and read from DRAM twice:
-        copying each chunk twice (forward and backward) made LeNet's training about 3% faster
-        (alternated A/B runs, see docs/performance.md).
+        product reads it from the cache. Copying each chunk twice (forward, and backward for
+        the weight gradient) costs less than writing a whole patch matrix (9 MB for LeNet's
+        conv2) to memory the cache has lost, keeping it until backward and reading it from
+        DRAM twice (timings: docs/performance.md).
         """
         n, _, _, c = node.padded.shape
         kh, kw = node.inputs[1].shape[2:]
@@ -196,7 +198,8 @@ class _RowsLayout:
 def _column_sums(matrix: np.ndarray) -> np.ndarray:
     """The sum of each column of an (M, O) matrix, as the BLAS product ``ones(M) @ matrix``.
 
-    For a bias gradient (M = N*OH*OW rows) this is 4-5x faster than numpy's axis-0 reduction.
+    For a bias gradient (M = N*OH*OW rows) BLAS's matrix-vector product is much faster than
+    numpy's axis-0 reduction (timings: docs/performance.md).
     """
     return np.ones(matrix.shape[0], dtype=matrix.dtype) @ matrix
 
@@ -209,8 +212,8 @@ class _ColumnsLayout:
     """Patches^T (C*kh*kw, N*OH*OW) from NCHW memory, copied in runs of OW floats along rows.
 
     For few channels, e.g. the 1-channel MNIST input. The product is taken transposed so
-    that the output is channels-last too (pooling after it then reads C contiguous floats,
-    which measured 3-4% faster on LeNet than a CNHW output).
+    that the output is channels-last too: pooling after it then reads C contiguous floats
+    instead of every other pixel of a row (timings: docs/performance.md).
     """
 
     @staticmethod
@@ -236,8 +239,9 @@ class _ColumnsLayout:
             writeable=False,
         )
         # With a bias, the matrix gets a row of ones and the weights a column holding the
-        # bias: the product adds it, and backward's weight gradient holds its gradient. A
-        # separate `out += b` over a (N*OH*OW, O) output with O = 32 cost twice the product.
+        # bias: the product adds it, and backward's weight gradient holds its gradient. With
+        # few channels the product is cheap, and a separate `out += b` pass over the
+        # (N*OH*OW, O) output would cost more than it (docs/performance.md).
         patch_size = c * kh * kw
         node.columns_matrix = np.empty((patch_size + (b is not None), n * oh * ow), x.dtype)
         node.columns_matrix[:patch_size].reshape(columns.shape)[...] = columns
@@ -276,11 +280,10 @@ class _ColumnsLayout:
 def _long_sum_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` for a small output and a long inner dimension, e.g. (32, 43264) @ (43264, 10).
 
-    OpenBLAS splits a product's output between its threads, not its sum, and for such shapes
-    two threads ran 3-4x slower than one. It runs a product of fewer than about 2**20
-    multiply-adds on one thread (measured here: LeNet's conv1 weight gradient took 160 us in
-    slices of 1.0M multiply-adds and 620 us in slices of 1.05M), so the product is summed
-    over slices of half that.
+    OpenBLAS splits a product's output between its threads, not its sum, so for such shapes
+    two threads are slower than one. It runs a product of fewer than about 2**20
+    multiply-adds on one thread, so the product is summed over slices of half that (timings
+    of LeNet's conv1 weight gradient: docs/performance.md).
     """
     m, inner = a.shape
     chunk = max(1, CHUNK_MULTIPLY_ADDS // max(1, m * b.shape[1]))
@@ -300,9 +303,9 @@ class _BandedLayout:
     reads kh whole image rows, (N*OH, C*kh*W) copied in runs of W floats, times a banded
     matrix (C*kh*W, O*OW) that holds every filter at every horizontal offset. That is W/kw
     times the multiplications of im2col, which with so few filters costs less than copying
-    kw*OW/W times more data. The output is an NCHW view of (N, OH, O, OW) memory: pooling
-    channels-last memory with 3 channels reads runs of 3 floats, and the seed CNN's max pool
-    ran twice as fast on runs along W.
+    kw*OW/W times more data. The output is an NCHW view of (N, OH, O, OW) memory, so the pool
+    after it reads runs along W, not the runs of 3 floats that channels-last memory with 3
+    channels would give (timings: docs/performance.md).
     """
 
     @staticmethod
@@ -409,7 +412,7 @@ def conv2d(
         raise TypeError(f"conv2d: weight must be a Tensor, got {type(weight).__name__}")
     if weight.ndim != 4:
         raise ValueError(f"conv2d: weight must have shape (O, C, kh, kw), got shape {weight.shape}")
-    if 0 in weight.shape[2:]:  # fuzzing found: a 0-wide kernel silently gave zeros
+    if 0 in weight.shape[2:]:  # kernel sides must be positive: a 0-wide one would give zeros
         raise ValueError(f"conv2d: kernel sides must be positive, got weight shape {weight.shape}")
     if weight.shape[1] != x.shape[1]:
         raise ValueError(

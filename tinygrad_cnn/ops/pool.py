@@ -51,12 +51,13 @@ class MaxPool2d(Function):
         for position, window in enumerate(windows[1:], start=1):
             np.maximum(out, x[window], out=running)  # propagates NaN
             # Strictly greater (ties keep the first maximum) exactly where the maximum changed:
-            # comparing the two contiguous buffers is 2.5x faster than re-reading the strided
-            # window. (NaN windows are set right below.)
+            # comparing the two contiguous buffers is cheaper than re-reading the strided
+            # window (docs/performance.md). (NaN windows are set right below.)
             np.not_equal(running, out, out=greater)
             # The positions grow, so "the last position that was greater" is a maximum of
-            # position * greater: two passes over bytes, where np.copyto(where=) took 15x longer.
-            # (Read as uint8, the bools skip numpy's cast loop: 6 instead of 19 us per pass.)
+            # position * greater: two vectorised passes over bytes, where np.copyto(where=)
+            # is much slower. (Read as uint8, the bools skip numpy's cast loop and take the
+            # vectorised one. Timings: docs/performance.md.)
             np.multiply(greater.view(np.uint8), code.dtype.type(position), out=position_if_greater)
             np.maximum(code, position_if_greater, out=code)
             out, running = running, out
