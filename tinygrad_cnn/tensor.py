@@ -63,7 +63,7 @@ class Tensor:
     ) -> None:
         if isinstance(data, Tensor):
             raise TypeError("Tensor(data): data is already a Tensor; use .detach() or .numpy()")
-        if data is None or isinstance(data, str | bytes):  # fuzzing found: None became NaN
+        if data is None or isinstance(data, str | bytes):  # not numbers (numpy: None -> NaN)
             raise TypeError(f"Tensor(data): expected numbers, got {type(data).__name__}")
         if dtype is None and not isinstance(data, np.ndarray | np.generic):
             dtype = np.float32
@@ -284,7 +284,7 @@ class Tensor:
 
     def argmax(self, axis: int | None = None) -> Tensor:
         """Indices of the maxima along ``axis`` (not differentiable)."""
-        if axis is not None:  # fuzzing found: numpy's AxisError for an axis out of range
+        if axis is not None:  # an int in [-ndim, ndim), checked here rather than by numpy
             if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
                 raise TypeError(f"argmax: axis must be an int or None, got {axis!r}")
             if not -self.ndim <= axis < self.ndim:
@@ -390,10 +390,10 @@ class Tensor:
         """``relu`` written over this tensor's memory, as PyTorch's ``relu_``; returns ``self``.
 
         ``self`` then holds ``max(self, 0)`` and stands for the ReLU's output in the graph.
-        It saves a new activation-sized array and, measured in training, is faster: the
-        result goes to memory that is already in cache. Raises ``RuntimeError`` where the
-        old values may still be needed for a gradient (a leaf that requires grad, a tensor
-        already used by a recorded op, a view, an op's saved output).
+        It saves a new activation-sized array and is faster in training, as the result goes
+        to memory that is already in cache (docs/performance.md). Raises ``RuntimeError``
+        where the old values may still be needed for a gradient (a leaf that requires grad, a
+        tensor already used by a recorded op, a view, an op's saved output).
         """
         return apply_in_place(ops.Relu, self)
 
@@ -505,7 +505,8 @@ class Tensor:
 
 def _operand(op: str, value: Any) -> Tensor:
     """The other operand of a binary op as a Tensor: arrays and nested lists of numbers only."""
-    # fuzzing found: x + None gave NaN, x + "1.5" parsed the string, x + "a" numpy's ValueError
+    # Numbers only: numpy would turn None into NaN, parse "1.5" and reject "a" without
+    # naming the op.
     if not isinstance(value, np.ndarray | list | tuple):
         raise TypeError(
             f"{op}: expected a Tensor, a number or an array of numbers, got {type(value).__name__}"

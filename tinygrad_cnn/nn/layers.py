@@ -18,7 +18,7 @@ import numpy as np
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
-from tinygrad_cnn.ops.conv import pair
+from tinygrad_cnn.ops.window import pair
 from tinygrad_cnn.tensor import Tensor
 
 

@@ -4,7 +4,7 @@ The classes (``Add``, ``Conv2d``, ...) are the graph nodes; the lower-case funct
 (``conv2d``, ``cross_entropy``, ...) validate arguments and apply them.
 """
 
-from tinygrad_cnn.ops.conv import AvgPool2d, Conv2d, MaxPool2d, avg_pool2d, conv2d, max_pool2d
+from tinygrad_cnn.ops.conv import Conv2d, conv2d
 from tinygrad_cnn.ops.elementwise import (
     Abs,
     Add,
@@ -52,6 +52,7 @@ from tinygrad_cnn.ops.movement import (
     stack,
     unsqueeze,
 )
+from tinygrad_cnn.ops.pool import AvgPool2d, MaxPool2d, avg_pool2d, max_pool2d
 from tinygrad_cnn.ops.reduce import Max, Mean, Min, Sum, reduce_op
 
 __all__ = [

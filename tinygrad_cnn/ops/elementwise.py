@@ -47,7 +47,7 @@ class Sub(_Binary):
         self.check(a, b)
         try:
             return a - b
-        except TypeError:  # fuzzing found: numpy's unnamed error for two boolean tensors
+        except TypeError:  # bool - bool: name the op and the fix (numpy's error names neither)
             raise TypeError(
                 f"{self.name}: cannot subtract {b.dtype} from {a.dtype} (as in numpy); cast "
                 f"the tensors first, e.g. .astype(np.float32)"
@@ -147,7 +147,7 @@ class Neg(Function):
     def forward(self, a: np.ndarray) -> np.ndarray:
         try:
             return -a
-        except TypeError:  # fuzzing found: numpy's unnamed error for a boolean tensor
+        except TypeError:  # -bool: name the op and the fix (numpy's error names neither)
             raise TypeError(
                 f"{self.name}: cannot negate a {a.dtype} tensor (as in numpy); cast it first, "
                 f"e.g. .astype(np.float32)"
@@ -206,7 +206,8 @@ class Relu(Function):
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         # Over g when the engine allows it: g is then usually a pool's fresh gradient, still
-        # in cache, where a new array would be written to memory that is not (+2-4% LeNet).
+        # in cache, where a new array would be written to memory that is not (the gain in
+        # training: docs/performance.md).
         return (np.multiply(g, self.positive, out=g if self.upstream_writable else None),)
 
 
@@ -214,12 +215,12 @@ def _maximum_with_zero(a: np.ndarray, in_place: bool = False) -> np.ndarray:
     """``max(a, 0)`` in ``a``'s memory layout (or written over ``a``), without numpy's slow
     scalar-operand loop.
 
-    ``np.maximum(a, 0)`` runs an unvectorised loop when one operand is a scalar (numpy 2.4:
-    421 us over LeNet's (64, 32, 26, 26) activation), while two contiguous operands take the
-    vectorised one (121 us). So ``a``'s memory is seen as a (rows, row length) matrix and the
-    zeros come as one contiguous row, broadcast over the rows. (``a * (a > 0)``, used before,
-    took 302 us and made -inf * 0 = NaN.) Arrays that are not one block of memory, and those
-    with fewer than two dimensions or a single outermost row, take ``np.maximum(a, 0)``.
+    ``np.maximum(a, 0)`` runs an unvectorised loop when one operand is a scalar, while two
+    contiguous operands take the vectorised one. So ``a``'s memory is seen as a (rows, row
+    length) matrix and the zeros come as one contiguous row, broadcast over the rows.
+    (``a * (a > 0)``, used before, casts the mask chunk by chunk and made -inf * 0 = NaN.)
+    Timings of the three: docs/performance.md. Arrays that are not one block of memory, and
+    those with fewer than two dimensions or a single outermost row, take ``np.maximum(a, 0)``.
     """
     memory_order = np.argsort(a.strides, kind="stable")[::-1]  # outermost axis first
     in_memory = a.transpose(memory_order)

@@ -79,7 +79,7 @@ class CrossEntropy(Function):
 
 
 def _check_axis(op: str, x: Tensor, axis: int) -> int:
-    if not isinstance(x, Tensor):  # fuzzing found: None gave an AttributeError
+    if not isinstance(x, Tensor):  # any other input (None too) is a TypeError naming the op
         raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
     if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
@@ -129,7 +129,7 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
         )
     if labels is None:
         raise TypeError("cross_entropy: labels must be integers of shape (N,), got None")
-    try:  # fuzzing found: ragged label lists gave numpy's ValueError
+    try:  # labels that make no numpy array (ragged lists ...) are a TypeError naming the op
         label_array = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
     except (TypeError, ValueError):
         raise TypeError(

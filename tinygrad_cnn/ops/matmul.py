@@ -18,7 +18,8 @@ class Matmul(Function):
     A transposed matrix operand (F-ordered, such as a Linear layer's ``weight.T``) gets its
     gradient computed transposed, dB = (g^T @ A)^T, so that it arrives in the operand's memory
     layout and the weight's gradient in the weight's own: the optimizer step then runs over
-    arrays of one layout (mixed C and F order made LeNet's fc1 update 5x slower).
+    arrays of one layout (numpy runs an elementwise op over mixed C and F order several
+    times slower; timings: docs/performance.md).
     """
 
     new_gradients = True
@@ -73,7 +74,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     -------
     Tensor, shape (..., n, m) with the batch axes broadcast (1-D axes dropped as in numpy).
     """
-    for operand in (a, b):  # fuzzing found: None gave an AttributeError
+    for operand in (a, b):  # a non-Tensor operand (None too) is a TypeError naming matmul
         if not isinstance(operand, Tensor):
             raise TypeError(f"matmul: operands must be Tensors, got {type(operand).__name__}")
     if a.ndim == 0 or b.ndim == 0:

@@ -120,7 +120,7 @@ _INDEX_PARTS = (int, np.integer, np.bool_, slice, type(None), type(Ellipsis), np
 
 def _check_tensor(op: str, x: Any) -> None:
     """Raise TypeError when the input of ``op`` is not a Tensor."""
-    if not isinstance(x, Tensor):  # fuzzing found: None gave an AttributeError
+    if not isinstance(x, Tensor):  # any other input (None too) is a TypeError naming the op
         raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
 
 
@@ -148,7 +148,7 @@ def _normalize_index(index: Any) -> Any:
             raise TypeError(
                 f"getitem: indices must be ints, slices or arrays, got the float {part}"
             )
-        if not isinstance(part, _INDEX_PARTS):  # fuzzing found: "a" gave numpy's IndexError
+        if not isinstance(part, _INDEX_PARTS):  # e.g. "a": a TypeError naming getitem
             raise TypeError(
                 f"getitem: indices must be ints, slices, None, Ellipsis or integer/boolean "
                 f"arrays, got {type(part).__name__} {part!r}"
@@ -203,7 +203,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     )
     if x.ndim == 0:
         return reshape(x, (1,))
-    if any(not -x.ndim <= d < x.ndim for d in dims):  # fuzzing found: flatten(5) wrapped around
+    if any(not -x.ndim <= d < x.ndim for d in dims):  # in [-ndim, ndim): no wrapping around
         raise ValueError(f"flatten: dims {dims} are out of range for {x.ndim} dimensions")
     start, end = start_dim % x.ndim, end_dim % x.ndim
     if start > end:
@@ -280,8 +280,8 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
 
 
 def _check_joinable(op: str, tensors: Sequence[Tensor], axis: Any) -> list[Tensor]:
-    # fuzzing found: a Tensor passed as the sequence was split into rows (or len() failed),
-    # and float/str axes reached slicing
+    # tensors: a list or tuple (a Tensor is not split into its rows); axis: an int, checked
+    # before it reaches slicing
     if isinstance(tensors, Tensor) or not isinstance(tensors, Sequence):
         raise TypeError(f"{op}: expected a list or tuple of Tensors, got {type(tensors).__name__}")
     _check_int(op, "axis", axis)

@@ -35,7 +35,7 @@ def normalize_axes(op: str, axis: Axis, ndim: int) -> tuple[int, ...]:
         normalized.append(int(a) % max(ndim, 1))
     if len(set(normalized)) != len(normalized):
         raise ValueError(f"{op}: axis {axis!r} repeats an axis")
-    if ndim == 0:  # fuzzing found: axis 0 of a 0-d tensor reached numpy (AxisError)
+    if ndim == 0:  # axis 0 or -1 of a 0-d tensor is accepted (as in PyTorch): nothing to reduce
         return ()
     return tuple(sorted(normalized))
 

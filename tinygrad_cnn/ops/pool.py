@@ -1,0 +1,173 @@
+"""Max and average pooling over NCHW images, by strided slices: one pass per window position.
+
+Neither pool copies its windows out (no im2col): forward and backward loop only over the
+kh * kw window positions, each an output-sized strided slice of the input (see
+:func:`~tinygrad_cnn.ops.window.window_slices`). Every buffer keeps the input's memory
+layout, so a pool after a channels-last conv output stays channels-last.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.window import (
+    Pair,
+    check_image,
+    check_window_fits,
+    conv_output_size,
+    pair,
+    window_slices,
+)
+from tinygrad_cnn.tensor import Tensor
+
+
+class MaxPool2d(Function):
+    """out[n, c, i, j] = max of the window at (i*sh, j*sw).
+
+    Gradient: to the FIRST maximum of each window in row-major order (as PyTorch); other
+    tied maxima get zero. A window holding NaN outputs NaN and sends its gradient to its last
+    NaN (as PyTorch). Forward and backward take a few passes per kernel position over
+    output-sized strided slices (no im2col copy, no argmax over a copied window axis).
+
+    Forward records, for each output, which window position held the maximum: one byte per
+    output (a "code", as PyTorch's indices but 8x smaller). Backward then reads only that code
+    and the upstream gradient, never the input, which after a conv is the largest activation
+    of the network and has usually left the cache by the time backward runs.
+    """
+
+    name = "max_pool2d"
+    new_gradients = True
+
+    def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
+        windows = window_slices(kernel_size, stride, conv_output_size(x.shape, kernel_size, stride))
+        out = np.array(x[windows[0]])  # keeps x's memory layout, like every buffer below
+        running = np.empty_like(out)  # out and running take turns holding the maximum so far
+        code = np.zeros_like(out, dtype=np.uint8 if len(windows) <= 256 else np.intp)
+        greater = np.empty_like(out, dtype=bool)
+        position_if_greater = np.empty_like(code)
+        for position, window in enumerate(windows[1:], start=1):
+            np.maximum(out, x[window], out=running)  # propagates NaN
+            # Strictly greater (ties keep the first maximum) exactly where the maximum changed:
+            # comparing the two contiguous buffers is cheaper than re-reading the strided
+            # window (docs/performance.md). (NaN windows are set right below.)
+            np.not_equal(running, out, out=greater)
+            # The positions grow, so "the last position that was greater" is a maximum of
+            # position * greater: two vectorised passes over bytes, where np.copyto(where=)
+            # is much slower. (Read as uint8, the bools skip numpy's cast loop and take the
+            # vectorised one. Timings: docs/performance.md.)
+            np.multiply(greater.view(np.uint8), code.dtype.type(position), out=position_if_greater)
+            np.maximum(code, position_if_greater, out=code)
+            out, running = running, out
+        if np.isnan(out.max(initial=-np.inf)):  # rare: route NaN windows' gradients as PyTorch
+            for position, window in enumerate(windows):
+                np.copyto(code, position, where=np.isnan(x[window]))
+        self.x = x  # for the shape and memory layout of the gradient; its values are not read
+        self.code = code
+        return out
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        kernel, stride = self.attrs["kernel_size"], self.attrs["stride"]
+        code = self.code
+        windows = window_slices(kernel, stride, code.shape[2:])
+        overlapping = stride[0] < kernel[0] or stride[1] < kernel[1]
+        # Every buffer takes x's memory layout (channels-last after a conv): numpy runs an
+        # elementwise op over mixed layouts several times slower.
+        if not _same_memory_order(g, code):  # e.g. an NCHW gradient from flatten: one copy
+            g_in_code_layout = np.empty_like(code, dtype=g.dtype)  # beats a pass over mixed
+            g_in_code_layout[...] = g  # layouts per window position
+            g = g_in_code_layout
+        grad = _gradient_buffer(self.x, g.dtype, kernel, stride, code.shape[2:], overlapping)
+        selected = np.empty_like(code, dtype=bool)
+        for position, window in enumerate(windows):
+            np.equal(code, position, out=selected)
+            if overlapping:
+                grad[window] += g * selected
+            else:
+                np.multiply(g, selected, out=grad[window])
+        return (grad,)
+
+
+def _same_memory_order(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` (same shape, any dtypes) lay their elements out alike."""
+    return [s // a.itemsize for s in a.strides] == [s // b.itemsize for s in b.strides]
+
+
+def _gradient_buffer(
+    x: np.ndarray, dtype: np.dtype, kernel: Pair, stride: Pair, out_hw: Pair, overlapping: bool
+) -> np.ndarray:
+    """The pool's input gradient buffer, in x's memory layout, before any window writes to it.
+
+    Non-overlapping windows write every element they cover exactly once, so only the rows and
+    columns no window covers (floor mode drops them) need zeros: this skips zero-filling a
+    buffer the size of the input (5.5 MB for lenet's first pool) at every step.
+    """
+    if overlapping:
+        return np.zeros_like(x, dtype=dtype)
+    grad = np.empty_like(x, dtype=dtype)
+    covered_h, covered_w = (out_hw[d] * stride[d] for d in range(2))
+    grad[:, :, covered_h:, :] = 0
+    grad[:, :, :, covered_w:] = 0
+    if stride[0] > kernel[0]:  # gaps between windows along H
+        for offset in range(kernel[0], stride[0]):
+            grad[:, :, offset :: stride[0], :] = 0
+    if stride[1] > kernel[1]:
+        for offset in range(kernel[1], stride[1]):
+            grad[:, :, :, offset :: stride[1]] = 0
+    return grad
+
+
+class AvgPool2d(Function):
+    """out[n, c, i, j] = mean of the window at (i*sh, j*sw); each element gets g / (kh*kw)."""
+
+    name = "avg_pool2d"
+    new_gradients = True
+
+    def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
+        slices = window_slices(kernel_size, stride, conv_output_size(x.shape, kernel_size, stride))
+        total = np.array(x[slices[0]])
+        for window in slices[1:]:
+            total += x[window]
+        self.x = x
+        return total / np.asarray(len(slices), dtype=x.dtype)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        kernel, stride = self.attrs["kernel_size"], self.attrs["stride"]
+        grad = np.zeros_like(self.x, dtype=g.dtype)  # keeps x's memory layout
+        share = g / np.asarray(kernel[0] * kernel[1], dtype=g.dtype)
+        for window in window_slices(kernel, stride, g.shape[2:]):
+            grad[window] += share
+        return (grad,)
+
+
+# ---------------------------------------------------------------------- wrappers
+def _pool(op: type[Function], x: Tensor, kernel_size: Any, stride: Any) -> Tensor:
+    check_image(op.name, x)
+    kernel = pair(op.name, "kernel_size", kernel_size, 1)
+    stride = kernel if stride is None else pair(op.name, "stride", stride, 1)
+    check_window_fits(op.name, x.shape, kernel, (0, 0))
+    return op.apply(x, kernel_size=kernel, stride=stride)
+
+
+def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
+    """2-D max pooling; the gradient goes to the first maximum of each window (row-major).
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, C, H, W)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size``. Windows that do not fit are dropped (floor), as in PyTorch.
+
+    Returns
+    -------
+    Tensor, shape (N, C, (H - kh) // sh + 1, (W - kw) // sw + 1)
+    """
+    return _pool(MaxPool2d, x, kernel_size, stride)
+
+
+def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
+    """2-D average pooling; same shapes and defaults as :func:`max_pool2d`."""
+    return _pool(AvgPool2d, x, kernel_size, stride)
