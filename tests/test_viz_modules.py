@@ -14,7 +14,8 @@ import pytest
 from tinygrad_cnn import Tensor, no_grad
 from tinygrad_cnn.models import lenet, seed_cnn
 from tinygrad_cnn.nn import Linear, Module, Parameter, ReLU, Sequential
-from tinygrad_cnn.viz import draw, record_module_scope
+from tinygrad_cnn.nn.scopes import record_module_scope
+from tinygrad_cnn.viz import draw
 from tinygrad_cnn.viz.__main__ import main
 
 needs_dot = pytest.mark.skipif(

@@ -28,7 +28,15 @@ anomaly_hooks: contextvars.ContextVar[Any] = contextvars.ContextVar("anomaly_hoo
 # Attributes of a node that describe the graph: slots, kept after backward so it can still be
 # drawn. Everything else an op stores on ``self`` lands in the instance ``__dict__``: the arrays
 # saved for backward, dropped all at once by ``release()``.
-_STRUCTURE = ("inputs", "attrs", "needs_input_grad", "released", "summed_axes", "scope")
+_STRUCTURE = (
+    "inputs",
+    "attrs",
+    "needs_input_grad",
+    "released",
+    "summed_axes",
+    "scope",
+    "scope_call",
+)
 
 
 class Function:
@@ -53,7 +61,10 @@ class Function:
         broadcasting (empty when none), for the renderer's backward view.
     scope : object or None
         The module whose forward recorded this op (set by
-        :func:`tinygrad_cnn.viz.record_module_scope`), for the renderer's module view.
+        :func:`tinygrad_cnn.nn.scopes.record_module_scope`), for the renderer's module view.
+    scope_call : object or None
+        A token shared by the ops of one call of ``scope`` (a
+        :class:`~tinygrad_cnn.nn.scopes.ModuleCall`), so two calls of a module are told apart.
     """
 
     __slots__ = _STRUCTURE
@@ -83,6 +94,7 @@ class Function:
         self.released = False
         self.summed_axes: tuple[tuple[int, ...], ...] = ()
         self.scope: Any = None
+        self.scope_call: Any = None
 
     def forward(self, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
         """Compute the output from the inputs' arrays; save on ``self`` what backward needs."""

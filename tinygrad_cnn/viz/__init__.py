@@ -13,6 +13,5 @@ when :mod:`tinygrad_cnn` is imported; :attr:`Graph.source` needs nothing install
 
 from tinygrad_cnn.viz.builder import draw
 from tinygrad_cnn.viz.graph import DrawnNode, Graph, GraphvizNotFoundError
-from tinygrad_cnn.viz.scopes import record_module_scope
 
-__all__ = ["DrawnNode", "Graph", "GraphvizNotFoundError", "draw", "record_module_scope"]
+__all__ = ["DrawnNode", "Graph", "GraphvizNotFoundError", "draw"]

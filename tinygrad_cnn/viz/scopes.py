@@ -1,7 +1,7 @@
 """Which module each op and tensor belongs to, for the module view (``modules=True``).
 
-A module tags the ops its forward recorded by calling :func:`record_module_scope` at the end
-of ``Module.__call__``; the renderer then maps each tagged module to its dotted path in the
+``Module.__call__`` tags the ops its forward recorded (:mod:`tinygrad_cnn.nn.scopes`); the
+renderer then maps each tagged module to its dotted path in the
 model (``features.0``) with ``model.named_modules()``. An op with no tag that reads a
 module's parameters (directly, or through ``weight.T`` and the like) is placed in that module,
 so layers with parameters are still grouped when a model's forward was called directly.
@@ -9,74 +9,10 @@ so layers with parameters are still grouped when a model's forward was called di
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from tinygrad_cnn.tensor import Tensor
-
-
-def _tensors_in(values: Iterable[Any]) -> Iterator[Tensor]:
-    """The tensors among ``values`` and inside lists, tuples and dicts one level down."""
-    for value in values:
-        if isinstance(value, Tensor):
-            yield value
-        elif isinstance(value, list | tuple):
-            yield from (v for v in value if isinstance(v, Tensor))
-        elif isinstance(value, dict):
-            yield from (v for v in value.values() if isinstance(v, Tensor))
-
-
-def input_makers(inputs: Iterable[Any]) -> list[Any]:
-    """The op that made each input tensor (None for a leaf), to take before ``forward`` runs.
-
-    An in-place op in the forward (``x.relu_()``) moves its input tensor behind itself, so
-    after the forward the input tensor's op is the module's own.
-    """
-    return [t._ctx for t in _tensors_in(inputs)]
-
-
-def record_module_scope(
-    module: Any, inputs: Iterable[Any], outputs: Any, makers: Iterable[Any] | None = None
-) -> int:
-    """Tag, with ``module``, every op between ``inputs`` and ``outputs`` that has no tag yet.
-
-    ``Module.__call__`` calls it after ``forward``: submodules called inside that forward
-    finish first and tag their own ops, so each op keeps the innermost module that made it.
-    The walk goes back from the outputs and stops at the ops that made the call's input
-    tensors and at leaves (no recursion).
-
-    Parameters
-    ----------
-    module : object
-        The module whose forward just ran (stored on each op's ``scope``).
-    inputs : iterable
-        The call's arguments (tensors, or lists/tuples/dicts of tensors; others are ignored).
-    outputs : Tensor or list/tuple/dict of Tensor
-        What the forward returned.
-    makers : iterable, optional
-        :func:`input_makers` of the inputs, taken before the forward ran; needed when the
-        forward may change an input in place. Default: the inputs' ops now.
-
-    Returns
-    -------
-    int
-        How many ops were tagged.
-    """
-    boundary = {id(node) for node in (input_makers(inputs) if makers is None else makers)}
-    pending = list(_tensors_in([outputs]))
-    seen: set[int] = set()
-    tagged = 0
-    while pending:
-        node = pending.pop()._ctx
-        if node is None or id(node) in boundary or id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node.scope is None:
-            node.scope = module
-            tagged += 1
-        pending.extend(node.inputs)
-    return tagged
 
 
 @dataclass(frozen=True)
