@@ -206,6 +206,35 @@ def _shares(saved: Any, array: np.ndarray) -> bool:
     return any(isinstance(a, np.ndarray) and np.may_share_memory(a, array) for a in items)
 
 
+def broadcast_axes(shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The axes of ``target`` that broadcasting ``shape`` to it added or stretched.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The shape that was broadcast, e.g. ``(3,)`` or ``(4, 1)``.
+    target : tuple of int
+        The shape it was broadcast to, e.g. ``(2, 4, 3)``.
+
+    Returns
+    -------
+    tuple of int or None
+        Leading axes added, then axes where ``shape`` has 1 and ``target`` more, in
+        increasing order (``(0, 2)`` for ``(4, 1)`` to ``(2, 4, 3)``); ``()`` when nothing was
+        broadcast; None when ``shape`` does not broadcast to ``target``.
+    """
+    extra = len(target) - len(shape)
+    if extra < 0:
+        return None
+    stretched = []
+    for i, n in enumerate(shape):
+        if n != target[extra + i]:
+            if n != 1:
+                return None
+            stretched.append(extra + i)
+    return (*range(extra), *stretched)
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
     """Sum ``grad`` over the axes that broadcasting added or stretched, to give ``shape``.
 
@@ -230,16 +259,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, t
     """
     if grad.shape == shape:
         return grad, ()
-    extra = grad.ndim - len(shape)
-    if extra < 0:
+    axes = broadcast_axes(shape, grad.shape)
+    if axes is None:
         raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to shape {shape}")
-    stretched = tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
-    )
-    for i, n in enumerate(shape):
-        if n != 1 and grad.shape[extra + i] != n:
-            raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to shape {shape}")
-    axes = tuple(range(extra)) + stretched
     reduced = grad.sum(axis=axes, keepdims=True) if axes else grad
     return reduced.reshape(shape), axes
 
