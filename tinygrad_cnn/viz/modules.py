@@ -275,7 +275,7 @@ def collapse_modules(drawing: Drawing, modules: ModuleMap, protected: set[str]) 
     merged: dict[tuple[str, str, str, tuple[str, ...]], EdgeSpec] = {}
     for edge in drawing.edges:
         tail, head = replaced.get(edge.tail, edge.tail), replaced.get(edge.head, edge.head)
-        if edge.tail in shared and group_of.get(head, ("",))[0] == shared[edge.tail]:
+        if edge.tail in shared and group_of.get(head, (None,))[0] == shared[edge.tail]:
             continue  # a module's parameter into one of its own calls: inside the module
         if tail != head:
             key = (tail, head, edge.kind, edge.label)
