@@ -46,7 +46,7 @@ graph-svg: $(VENV)/.installed-dev
 
 # Every picture of docs/graphs.md.
 docs-images: $(VENV)/.installed-dev
-	$(PYTHON) -m tinygrad_cnn.viz.gallery docs/images
+	$(PYTHON) docs/gallery.py docs/images
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -231,3 +231,22 @@ def test_save_rejects_what_would_need_pickle_or_clash(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="expected a Module"):
         checkpoint.load({"a": 1}, tmp_path / "x.npz")
     assert os.listdir(tmp_path) == []
+
+
+def test_saving_into_a_missing_folder_names_the_path_given(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "dir" / "x.npz"
+    with pytest.raises(FileNotFoundError) as caught:
+        seed_cnn(seed=0).save(path)
+    message = str(caught.value)
+    assert f"cannot write {path}" in message and ".part" not in message
+    assert f"the directory {path.parent} does not exist" in message
+    assert caught.value.filename == str(path)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_the_format_knows_modules_only_by_their_methods(tmp_path: Path) -> None:
+    optimizer_like = type("NotAModule", (), {"state_dict": dict, "load_state_dict": dict})()
+    with pytest.raises(TypeError, match="Module or a mapping"):
+        checkpoint.save(optimizer_like, tmp_path / "x.npz")
+    with pytest.raises(TypeError, match="expected a Module"):
+        checkpoint.load(optimizer_like, tmp_path / "x.npz")

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from tinygrad_cnn import Tensor, conv2d, detect_anomaly, max_pool2d, nn, no_grad
 from tinygrad_cnn.models import lenet
+from tinygrad_cnn.nn.scopes import record_module_scope
 from tinygrad_cnn.ops.elementwise import Relu
 from tinygrad_cnn.testing import assert_grads, kink_free_arrays, shapes
-from tinygrad_cnn.viz.scopes import record_module_scope
 
 
 # ---------------------------------------------------------------------- values and gradients

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,8 +12,14 @@ import tinygrad_cnn as tc
 from tinygrad_cnn import Function, Tensor
 from tinygrad_cnn.debug import check_graph
 from tinygrad_cnn.viz import draw
-from tinygrad_cnn.viz.gallery import checked_graph
 from tinygrad_cnn.viz.style import CHECK_STYLES
+
+# docs/gallery.py is a docs script outside the package: load it from its file.
+_GALLERY = Path(__file__).resolve().parent.parent / "docs" / "gallery.py"
+_spec = importlib.util.spec_from_file_location("docs_gallery", _GALLERY)
+gallery = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gallery)
+checked_graph = gallery.checked_graph
 
 
 class _HalfGradientSquare(Function, register=False):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -11,7 +12,7 @@ from hypothesis import given
 from viz_graphs import chain, expression_graphs, graph_contents
 
 from tinygrad_cnn import Tensor
-from tinygrad_cnn.viz import draw
+from tinygrad_cnn.viz import DrawOptions, draw
 from tinygrad_cnn.viz.labels import attributes_text, number_text, shape_text
 
 TENSOR_KINDS = {"parameter", "input", "constant", "intermediate", "output"}
@@ -221,3 +222,21 @@ def test_bad_arguments_are_rejected_clearly(kwargs, error, message) -> None:
     roots = kwargs.pop("roots", () if not kwargs else (x * 2,))
     with pytest.raises(error, match=message):
         draw(*roots, **kwargs)
+
+
+def test_options_record_draws_the_same_as_the_keywords() -> None:
+    x = Tensor([[1.0, -2.0]], requires_grad=True, name="x")
+    loss = (x * x).sum()
+    loss.backward()
+    flags = {"direction": "backward", "values": True, "rankdir": "LR", "legend": False}
+    options = DrawOptions(**flags)
+    assert draw(loss, options=options).source == draw(loss, **flags).source
+    assert options.backward and not options.module_view
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.values = False  # type: ignore[misc]
+    with pytest.raises(TypeError, match=r"not both \(got options= and direction=\)"):
+        draw(loss, options=options, values=False, direction="backward")
+    with pytest.raises(TypeError, match="options must be a DrawOptions, got dict"):
+        draw(loss, options=flags)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="draw: rankdir must be one of"):
+        DrawOptions(rankdir="XY")

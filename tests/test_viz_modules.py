@@ -14,7 +14,8 @@ import pytest
 from tinygrad_cnn import Tensor, no_grad
 from tinygrad_cnn.models import lenet, seed_cnn
 from tinygrad_cnn.nn import Linear, Module, Parameter, ReLU, Sequential
-from tinygrad_cnn.viz import draw, record_module_scope
+from tinygrad_cnn.nn.scopes import record_module_scope
+from tinygrad_cnn.viz import draw
 from tinygrad_cnn.viz.__main__ import main
 
 needs_dot = pytest.mark.skipif(
@@ -245,3 +246,83 @@ def test_lenet_module_view_has_every_layer_box() -> None:
         "conv1: Conv2d", "relu1: ReLU", "pool1: MaxPool2d", "conv2: Conv2d", "relu2: ReLU",
         "pool2: MaxPool2d", "flatten: Flatten", "fc1: Linear", "relu3: ReLU", "fc2: Linear",
     }  # fmt: skip
+
+
+def _is_acyclic(source: str) -> bool:
+    """True when the DOT edges of ``source`` form no cycle (Kahn's algorithm)."""
+    edges = re.findall(r"^\t(\w+) -> (\w+)", source, re.MULTILINE)
+    nodes = {n for edge in edges for n in edge}
+    incoming = {n: 0 for n in nodes}
+    for _, head in edges:
+        incoming[head] += 1
+    ready = [n for n, k in incoming.items() if k == 0]
+    removed = 0
+    while ready:
+        node = ready.pop()
+        removed += 1
+        for tail, head in edges:
+            if tail == node:
+                incoming[head] -= 1
+                if incoming[head] == 0:
+                    ready.append(head)
+    return removed == len(nodes)
+
+
+class _TwiceThroughOneLayer(Module):
+    """The same Linear (shared weights) applied twice, a ReLU module between and after."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = Linear(3, 3, seed=0)
+        self.act = ReLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.act(self.fc(self.act(self.fc(x)))))
+
+
+def test_collapsed_view_draws_each_call_of_a_module_once_without_a_cycle() -> None:
+    model = _TwiceThroughOneLayer()
+    x = Tensor(np.ones((2, 3), dtype=np.float32), name="x")
+    out = model(x).sum()
+    graph = draw(out, model=model, collapse=True)
+    assert _is_acyclic(graph.source)
+    calls = [(n.title, n.lines) for n in graph.nodes.values() if n.kind == "module"]
+    assert [title for title, _ in calls] == ["fc: Linear", "act: ReLU"] * 2 + ["act: ReLU"]
+    fc_calls = [lines for title, lines in calls if title == "fc: Linear"]
+    assert [lines[1] for lines in fc_calls] == ["call 1 of 2", "call 2 of 2"]
+    assert all("weight (3, 3)" in lines and "bias (3,)" in lines for lines in fc_calls)
+    act_calls = [lines for title, lines in calls if title == "act: ReLU"]
+    assert [lines[1] for lines in act_calls] == ["call 1 of 3", "call 2 of 3", "call 3 of 3"]
+    # The first call's input comes from x, its output feeds the second call through act.
+    edges = re.findall(r"^\t(\w+) -> (\w+)", graph.source, re.MULTILINE)
+    modules = [n.id for n in graph.nodes.values() if n.kind == "module"]
+    fc1, act1, fc2, act2, act3 = modules
+    assert {(graph.node_id(x), fc1), (fc1, act1), (act1, fc2), (fc2, act2), (act2, act3)} <= set(
+        edges
+    )
+    assert graph.node(model.fc.weight).id == fc1  # the shared weight shows on the first call
+
+
+def test_boxed_view_of_a_module_called_twice_keeps_every_op() -> None:
+    model = _TwiceThroughOneLayer()
+    out = model(Tensor(np.ones((2, 3), dtype=np.float32))).sum()
+    graph = draw(out, model=model, modules=True)
+    boxes = _boxes_of(graph.source)
+    ops = [(n.title, (boxes[n.id] or ["-"])[-1]) for n in graph.nodes.values() if n.kind == "op"]
+    assert (
+        ("sum", "-") in ops
+        and ops.count(("matmul", "fc: Linear")) == 2
+        and ops.count(("relu", "act: ReLU")) == 3
+    )
+
+
+def test_command_line_applies_the_output_file_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--model", "seed", "--out", str(tmp_path / "g.jpg")])
+    assert caught.value.code == 2
+    assert "is not a supported format" in capsys.readouterr().err
+    out = tmp_path / "g.gv"
+    assert main(["--model", "seed", "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("digraph tinygrad_cnn {")

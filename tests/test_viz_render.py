@@ -115,3 +115,35 @@ def test_importing_and_drawing_never_imports_graphviz() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", ["g.jpg", "graph.v2", "g.svgz"])
+def test_an_unsupported_suffix_is_refused_and_nothing_is_written(tmp_path: Path, name: str) -> None:
+    graph = draw(_small_loss())
+    with pytest.raises(ValueError, match=r"is not a supported format; use \.svg, \.png, \.pdf"):
+        graph.render(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["g.dot", "g.gv", "g.DOT"])
+def test_a_dot_or_gv_suffix_writes_the_dot_text_without_graphviz(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    graph = draw(_small_loss())
+    _without_dot(monkeypatch, tmp_path)
+    output = graph.render(tmp_path / "out" / name)
+    assert output == tmp_path / "out" / name
+    assert output.read_text(encoding="utf-8") == graph.source
+
+
+def test_no_suffix_appends_the_format_and_a_disagreeing_format_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = draw(_small_loss())
+    _without_dot(monkeypatch, tmp_path)
+    assert graph.render(tmp_path / "g", format="dot") == tmp_path / "g.dot"
+    with pytest.raises(GraphvizNotFoundError):
+        graph.render(tmp_path / "plain")
+    assert (tmp_path / "plain.dot").exists()  # the DOT text of plain.svg, kept on failure
+    with pytest.raises(ValueError, match="format 'png' does not match the suffix"):
+        graph.render(tmp_path / "g.svg", format="png")

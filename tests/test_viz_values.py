@@ -9,8 +9,8 @@ from hypothesis import given
 from viz_graphs import expression_graphs, graph_contents
 
 from tinygrad_cnn import Tensor
+from tinygrad_cnn.array_stats import summarize
 from tinygrad_cnn.viz import draw
-from tinygrad_cnn.viz.stats import summarize
 
 
 def _edge_line(source: str, tail: str, head: str) -> str:

@@ -40,12 +40,27 @@ def write_atomically(dest: str | os.PathLike[str], write: Callable[[BinaryIO], N
     -------
     Path
         ``dest`` as a :class:`~pathlib.Path`.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``dest``'s folder does not exist (the message names ``dest`` and the folder).
+    OSError
+        When the file cannot be created (e.g. ``PermissionError``), naming ``dest``.
     """
     dest = Path(dest)
     tmp = temporary_sibling(dest)
     # os.open with mode 0o666 lets the umask decide permissions, like a plain open() would
     # (tempfile.mkstemp would make the final file private to this user).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(tmp, flags, 0o666)
+    except OSError as error:  # name the file the caller asked for, not the temporary one
+        if isinstance(error, FileNotFoundError) and not dest.parent.is_dir():
+            reason = f"cannot write {dest}: the directory {dest.parent} does not exist"
+        else:
+            reason = f"cannot write {dest}: {error.strerror}"
+        raise type(error)(error.errno, reason, str(dest)) from None
     try:
         with os.fdopen(fd, "wb") as file:
             write(file)

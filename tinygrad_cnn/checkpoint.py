@@ -13,6 +13,11 @@ object arrays are refused on save.
 Writing goes to a temporary file in the destination's folder, which is flushed, fsynced and
 then renamed over the destination (``os.replace``): a crash or error while saving leaves the
 previous checkpoint intact and no partial file behind.
+
+Layering: this module is the file format, below :mod:`tinygrad_cnn.nn`. It knows a module only
+by its ``state_dict()`` and ``load_state_dict()`` methods and never imports ``nn``;
+:meth:`Module.save <tinygrad_cnn.nn.Module.save>` and :meth:`Module.load
+<tinygrad_cnn.nn.Module.load>` call :func:`save` and :func:`load` here.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinygrad_cnn.atomic import write_atomically
-from tinygrad_cnn.nn.module import IncompatibleKeys, Module
 from tinygrad_cnn.tensor import Tensor
+
+if TYPE_CHECKING:  # for the annotations only: nn imports this module, not the reverse
+    from tinygrad_cnn.nn.module import IncompatibleKeys, Module
 
 FORMAT = "tinygrad_cnn.checkpoint"
 VERSION = 1
@@ -47,8 +54,14 @@ def state_checksum(arrays: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def _is_module(obj: Any) -> bool:
+    """A :class:`~tinygrad_cnn.nn.Module`, recognised by its parameter and state-dict methods."""
+    methods = ("named_parameters", "state_dict", "load_state_dict")
+    return all(callable(getattr(obj, name, None)) for name in methods)
+
+
 def _arrays_to_save(obj: Module | Mapping[str, Any]) -> dict[str, np.ndarray]:
-    if isinstance(obj, Module):
+    if not isinstance(obj, Mapping) and _is_module(obj):
         return dict(obj.state_dict())
     if not isinstance(obj, Mapping):
         raise TypeError(
@@ -181,7 +194,7 @@ def load(module: Module, path: PathLike, strict: bool = True) -> IncompatibleKey
     ValueError
         Naming the file: unreadable or tampered file, missing or unexpected keys, wrong shapes.
     """
-    if not isinstance(module, Module):
+    if not _is_module(module):
         raise TypeError(f"load: expected a Module, got {type(module).__name__}")
     state = load_state(path)
     try:

@@ -28,7 +28,15 @@ anomaly_hooks: contextvars.ContextVar[Any] = contextvars.ContextVar("anomaly_hoo
 # Attributes of a node that describe the graph: slots, kept after backward so it can still be
 # drawn. Everything else an op stores on ``self`` lands in the instance ``__dict__``: the arrays
 # saved for backward, dropped all at once by ``release()``.
-_STRUCTURE = ("inputs", "attrs", "needs_input_grad", "released", "summed_axes", "scope")
+_STRUCTURE = (
+    "inputs",
+    "attrs",
+    "needs_input_grad",
+    "released",
+    "summed_axes",
+    "scope",
+    "scope_call",
+)
 
 
 class Function:
@@ -53,7 +61,10 @@ class Function:
         broadcasting (empty when none), for the renderer's backward view.
     scope : object or None
         The module whose forward recorded this op (set by
-        :func:`tinygrad_cnn.viz.record_module_scope`), for the renderer's module view.
+        :func:`tinygrad_cnn.nn.scopes.record_module_scope`), for the renderer's module view.
+    scope_call : object or None
+        A token shared by the ops of one call of ``scope`` (a
+        :class:`~tinygrad_cnn.nn.scopes.ModuleCall`), so two calls of a module are told apart.
     """
 
     __slots__ = _STRUCTURE
@@ -83,6 +94,7 @@ class Function:
         self.released = False
         self.summed_axes: tuple[tuple[int, ...], ...] = ()
         self.scope: Any = None
+        self.scope_call: Any = None
 
     def forward(self, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
         """Compute the output from the inputs' arrays; save on ``self`` what backward needs."""
@@ -194,6 +206,35 @@ def _shares(saved: Any, array: np.ndarray) -> bool:
     return any(isinstance(a, np.ndarray) and np.may_share_memory(a, array) for a in items)
 
 
+def broadcast_axes(shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The axes of ``target`` that broadcasting ``shape`` to it added or stretched.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The shape that was broadcast, e.g. ``(3,)`` or ``(4, 1)``.
+    target : tuple of int
+        The shape it was broadcast to, e.g. ``(2, 4, 3)``.
+
+    Returns
+    -------
+    tuple of int or None
+        Leading axes added, then axes where ``shape`` has 1 and ``target`` more, in
+        increasing order (``(0, 2)`` for ``(4, 1)`` to ``(2, 4, 3)``); ``()`` when nothing was
+        broadcast; None when ``shape`` does not broadcast to ``target``.
+    """
+    extra = len(target) - len(shape)
+    if extra < 0:
+        return None
+    stretched = []
+    for i, n in enumerate(shape):
+        if n != target[extra + i]:
+            if n != 1:
+                return None
+            stretched.append(extra + i)
+    return (*range(extra), *stretched)
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
     """Sum ``grad`` over the axes that broadcasting added or stretched, to give ``shape``.
 
@@ -218,16 +259,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, t
     """
     if grad.shape == shape:
         return grad, ()
-    extra = grad.ndim - len(shape)
-    if extra < 0:
+    axes = broadcast_axes(shape, grad.shape)
+    if axes is None:
         raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to shape {shape}")
-    stretched = tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
-    )
-    for i, n in enumerate(shape):
-        if n != 1 and grad.shape[extra + i] != n:
-            raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to shape {shape}")
-    axes = tuple(range(extra)) + stretched
     reduced = grad.sum(axis=axes, keepdims=True) if axes else grad
     return reduced.reshape(shape), axes
 

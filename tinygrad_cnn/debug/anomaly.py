@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinygrad_cnn.array_stats import summarize
 from tinygrad_cnn.function import anomaly_hooks
 
 if TYPE_CHECKING:
@@ -89,6 +90,9 @@ def _is_finite(array: np.ndarray) -> bool:
 def describe_array(array: np.ndarray) -> str:
     """A one-line summary: shape, dtype, min and max of the finite values, NaN and Inf counts.
 
+    Built from :func:`tinygrad_cnn.array_stats.summarize`, the summary the graph renderer
+    shows.
+
     Parameters
     ----------
     array : ndarray, any shape
@@ -100,18 +104,15 @@ def describe_array(array: np.ndarray) -> str:
     """
     array = np.asarray(array)
     head = f"shape {array.shape} {array.dtype}"
-    if array.size == 0:
+    stats = summarize(array)
+    if stats.size == 0:
         return f"{head}, empty"
     if array.dtype.kind not in "fc":
-        return f"{head}, min {array.min():.6g}, max {array.max():.6g}"
-    finite = array[np.isfinite(array)]
+        return f"{head}, min {stats.minimum:.6g}, max {stats.maximum:.6g}"
     values = (
-        f"min {finite.min():.6g}, max {finite.max():.6g}" if finite.size else "no finite values"
+        f"min {stats.minimum:.6g}, max {stats.maximum:.6g}" if stats.finite else "no finite values"
     )
-    nan = int(np.isnan(array).sum())
-    pos = int(np.isposinf(array.real).sum())
-    neg = int(np.isneginf(array.real).sum())
-    return f"{head}, {values}, {nan} NaN, {pos} +Inf, {neg} -Inf"
+    return f"{head}, {values}, {stats.nan} NaN, {stats.pos_inf} +Inf, {stats.neg_inf} -Inf"
 
 
 class AnomalyError(FloatingPointError):

@@ -29,8 +29,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tinygrad_cnn import checkpoint
+from tinygrad_cnn.nn.scopes import input_makers, record_module_scope
 from tinygrad_cnn.tensor import Tensor
-from tinygrad_cnn.viz.scopes import input_makers, record_module_scope
 
 
 class Parameter(Tensor):
@@ -333,15 +334,11 @@ class Module:
 
     def save(self, path: Any) -> None:
         """Write the parameters to ``path`` (see :func:`tinygrad_cnn.checkpoint.save`)."""
-        from tinygrad_cnn.checkpoint import save
-
-        save(self, path)
+        checkpoint.save(self, path)
 
     def load(self, path: Any, strict: bool = True) -> IncompatibleKeys:
         """Read parameters from ``path`` (see :func:`tinygrad_cnn.checkpoint.load`)."""
-        from tinygrad_cnn.checkpoint import load
-
-        return load(self, path, strict=strict)
+        return checkpoint.load(self, path, strict=strict)
 
     # ----------------------------------------------------------------- calling and printing
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -349,8 +346,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run ``forward`` and tag the ops it recorded with this module (for the graph
-        renderer's module view; inner modules tag first, so each op keeps the innermost)."""
+        """Run ``forward`` and tag the ops it recorded with this module and this call (see
+        :mod:`tinygrad_cnn.nn.scopes`; inner modules tag first, so each op keeps the innermost)."""
         inputs = (*args, *kwargs.values())
         makers = input_makers(inputs)  # before forward, which may change an input in place
         output = self.forward(*args, **kwargs)

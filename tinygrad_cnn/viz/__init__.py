@@ -9,10 +9,15 @@
 
 The graphviz Python package is imported only when a drawing is rendered or displayed, never
 when :mod:`tinygrad_cnn` is imported; :attr:`Graph.source` needs nothing installed.
+
+Modules: ``builder`` (:func:`draw`: nodes, edges, notes), ``drawing`` (the data types and
+:class:`DrawOptions`), ``modules`` (the module view: boxes, collapsing per call), ``labels``
+(label text and statistics), ``style`` (colours and shapes), ``layout`` and ``dot`` (DOT
+text), ``walk`` (what is drawn), ``graph`` (:class:`Graph`: files and display).
 """
 
 from tinygrad_cnn.viz.builder import draw
-from tinygrad_cnn.viz.graph import DrawnNode, Graph, GraphvizNotFoundError
-from tinygrad_cnn.viz.scopes import record_module_scope
+from tinygrad_cnn.viz.drawing import DrawnNode, DrawOptions
+from tinygrad_cnn.viz.graph import Graph, GraphvizNotFoundError
 
-__all__ = ["DrawnNode", "Graph", "GraphvizNotFoundError", "draw", "record_module_scope"]
+__all__ = ["DrawOptions", "DrawnNode", "Graph", "GraphvizNotFoundError", "draw"]

@@ -4,9 +4,11 @@
     python -m tinygrad_cnn.viz --model lenet --collapse --out lenet.png
     python -m tinygrad_cnn.viz --model seed --values --direction backward --out grads.svg
 
-An output ending in ``.dot`` writes the DOT text only (no Graphviz needed). Exit status 0 on
-success, 1 when Graphviz's ``dot`` is missing (the ``.dot`` file is still written), 2 for bad
-arguments.
+The output's name follows the rule of :meth:`Graph.render <tinygrad_cnn.viz.Graph.render>`
+(:func:`~tinygrad_cnn.viz.graph.output_file`): ``.svg``, ``.png`` or ``.pdf`` is rendered with
+Graphviz, ``.dot`` or ``.gv`` writes the DOT text only (no Graphviz needed), no suffix appends
+``.svg``, any other suffix is refused. Exit status 0 on success, 1 when Graphviz's ``dot`` is
+missing (the ``.dot`` file is still written), 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_cnn.viz.builder import DIRECTIONS, RANKDIRS, draw
-from tinygrad_cnn.viz.graph import FORMATS, Graph, GraphvizNotFoundError
+from tinygrad_cnn.viz.builder import draw
+from tinygrad_cnn.viz.drawing import DIRECTIONS, RANKDIRS, DrawOptions
+from tinygrad_cnn.viz.graph import FORMATS, Graph, GraphvizNotFoundError, output_file
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -36,7 +39,8 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--out",
         required=True,
         type=Path,
-        help=f"output file: .{', .'.join(FORMATS)} (needs Graphviz's dot) or .dot (DOT text)",
+        help=f"output file: .{', .'.join(FORMATS)} (needs Graphviz's dot), .dot or .gv (DOT "
+        "text); no suffix appends .svg",
     )
     parser.add_argument("--batch-size", type=int, default=4, help="images in the batch (4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and batch (0)")
@@ -52,6 +56,10 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.max_nodes < 1:
         parser.error(f"--max-nodes must be at least 1, got {args.max_nodes}")
+    try:
+        output_file(args.out, caller="--out")
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
@@ -68,10 +76,7 @@ def example_graph(args: argparse.Namespace) -> Graph:
     loss = cross_entropy(logits, rng.integers(0, 10, args.batch_size))
     loss.backward(retain_grads=args.values)
     names = {"images": images, "labels": loss._ctx.inputs[1], "logits": logits, "loss": loss}
-    return draw(
-        loss,
-        model=model,
-        names=names,
+    options = DrawOptions(
         direction=args.direction,
         values=args.values,
         modules=args.modules,
@@ -80,22 +85,22 @@ def example_graph(args: argparse.Namespace) -> Graph:
         rankdir=args.rankdir,
         legend=not args.no_legend,
     )
+    return draw(loss, model=model, names=names, options=options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = parse_arguments(argv)
     graph = example_graph(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.suffix.lower() == ".dot":
-        print(f"wrote {graph.save(args.out)}")
-        return 0
     try:
         output = graph.render(args.out)
     except GraphvizNotFoundError as error:
         print(error, file=sys.stderr)
         return 1
-    print(f"wrote {output} ({graph!r})")
+    if output_file(args.out)[1] == "dot":
+        print(f"wrote {output}")
+    else:
+        print(f"wrote {output} ({graph!r})")
     return 0
 
 

@@ -1,8 +1,11 @@
-"""Turn the recorded graph into a drawing: nodes, edges, module clusters, legend and notes.
+"""Turn the recorded graph into a drawing: nodes, edges, notes; :func:`draw` is the entry point.
 
-:func:`draw` is the public entry point; the helpers below each build one part of the drawing
-as plain data (:class:`NodeSpec`, :class:`EdgeSpec`), and :mod:`tinygrad_cnn.viz.layout`
-writes them out as DOT text.
+:func:`draw` gathers its flags into a :class:`~tinygrad_cnn.viz.drawing.DrawOptions` record;
+the helpers below each build one part of the drawing as plain data
+(:mod:`tinygrad_cnn.viz.drawing`), :mod:`tinygrad_cnn.viz.modules` places it in module boxes
+or collapses it, and :mod:`tinygrad_cnn.viz.layout` writes it out as DOT text. A new view is a
+flag of ``DrawOptions``, the nodes or lines it adds here, and their look in
+:mod:`tinygrad_cnn.viz.style`.
 """
 
 from __future__ import annotations
@@ -10,54 +13,43 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tinygrad_cnn.function import Function
+from tinygrad_cnn.array_stats import summarize
+from tinygrad_cnn.function import Function, broadcast_axes
 from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.viz.drawing import DIRECTIONS, RANKDIRS, Drawing, DrawOptions, EdgeSpec, NodeSpec
 from tinygrad_cnn.viz.graph import Graph
-from tinygrad_cnn.viz.labels import attributes_text, count_text, number_text, shape_text
-from tinygrad_cnn.viz.layout import Drawing, write_dot
-from tinygrad_cnn.viz.scopes import ModuleMap, map_modules
-from tinygrad_cnn.viz.specs import EdgeSpec, NodeSpec
-from tinygrad_cnn.viz.stats import data_text, grad_text, non_finite_alert, summarize
+from tinygrad_cnn.viz.labels import (
+    attributes_text,
+    count_text,
+    data_text,
+    grad_text,
+    non_finite_alert,
+    number_text,
+    shape_text,
+)
+from tinygrad_cnn.viz.layout import write_dot
+from tinygrad_cnn.viz.modules import ModuleMap, map_modules, module_view
 from tinygrad_cnn.viz.walk import GraphWalk, walk
 
-DIRECTIONS = ("forward", "backward")
-RANKDIRS = ("TB", "LR", "BT", "RL")
+__all__ = ["DIRECTIONS", "RANKDIRS", "DrawOptions", "draw"]
+
 DEAD_GRADIENT = "dead gradient (all zero)"
 
 
-def _check_arguments(
-    roots: tuple[Any, ...],
-    model: Any,
-    names: Any,
-    direction: str,
-    modules: bool,
-    collapse: bool,
-    max_nodes: Any,
-    rankdir: str,
-    max_attr_chars: Any,
-) -> None:
-    """Raise a clear TypeError/ValueError for any bad argument of :func:`draw`."""
+def _check_roots(roots: tuple[Any, ...]) -> None:
+    """Raise a clear TypeError unless ``roots`` are one or more tensors."""
     if not roots:
         raise TypeError("draw: expected at least one Tensor to draw (e.g. the loss), got none")
     for position, root in enumerate(roots):
         if not isinstance(root, Tensor):
             raise TypeError(f"draw: root {position} must be a Tensor, got {type(root).__name__}")
-    if direction not in DIRECTIONS:
-        raise ValueError(f"draw: direction must be 'forward' or 'backward', got {direction!r}")
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"draw: rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
-    if max_nodes is not None and (
-        isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1
-    ):
-        raise ValueError(f"draw: max_nodes must be a positive int or None, got {max_nodes!r}")
-    if (
-        isinstance(max_attr_chars, bool)
-        or not isinstance(max_attr_chars, int)
-        or max_attr_chars < 4
-    ):
-        raise ValueError(f"draw: max_attr_chars must be an int >= 4, got {max_attr_chars!r}")
-    if (modules or collapse) and model is None:
-        flag = "collapse" if collapse else "modules"
+
+
+def _check_arguments(roots: tuple[Any, ...], model: Any, names: Any, options: DrawOptions) -> None:
+    """Raise a clear TypeError/ValueError for a bad root, model or names of :func:`draw`."""
+    _check_roots(roots)
+    if options.module_view and model is None:
+        flag = "collapse" if options.collapse else "modules"
         raise ValueError(
             f"draw({flag}=True): pass the model, e.g. draw(loss, model=net, {flag}=True)"
         )
@@ -74,6 +66,22 @@ def _check_arguments(
                     f"draw: names must map str to Tensor, got {type(key).__name__} -> "
                     f"{type(value).__name__}"
                 )
+
+
+def _options(options: DrawOptions | None, flags: dict[str, Any]) -> DrawOptions:
+    """The options record: ``options`` as given, or built from draw()'s keyword flags."""
+    if options is None:
+        return DrawOptions(**flags)
+    if not isinstance(options, DrawOptions):
+        raise TypeError(f"draw: options must be a DrawOptions, got {type(options).__name__}")
+    defaults = DrawOptions()
+    changed = [key for key, value in flags.items() if value != getattr(defaults, key)]
+    if changed:
+        raise TypeError(
+            f"draw: pass the flags either as keywords or in options=, not both "
+            f"(got options= and {', '.join(changed)}=)"
+        )
+    return options
 
 
 def _tensor_titles(
@@ -141,8 +149,7 @@ def _tensor_node(
     node_id: str,
     title: str,
     kind: str,
-    values: bool,
-    backward: bool,
+    options: DrawOptions,
     uses: int,
     overwritten_by: str | None = None,
 ) -> NodeSpec:
@@ -151,11 +158,11 @@ def _tensor_node(
         title = number_text(float(tensor.data.reshape(-1)[0]))
     spec = NodeSpec(node_id, kind, title, shape=shape_text(tensor.shape))
     spec.lines.append((f"{spec.shape} · {tensor.dtype}", "detail"))
-    if values:
+    if options.values:
         lines, alerts = _value_lines(tensor, overwritten_by)
         spec.lines.extend(lines)
         spec.alerts.extend(alerts)
-    if backward:
+    if options.backward:
         if kind == "output" and tensor.requires_grad:
             spec.lines.append(("backward starts here", "grad"))
         if not tensor.requires_grad:
@@ -165,27 +172,12 @@ def _tensor_node(
     return spec
 
 
-def _op_node(node: Function, node_id: str, backward: bool, max_attr_chars: int) -> NodeSpec:
+def _op_node(node: Function, node_id: str, options: DrawOptions) -> NodeSpec:
     """The node of one op: its name (``... backward`` in the backward view), its attributes."""
-    spec = NodeSpec(node_id, "op", f"{node.name} backward" if backward else node.name)
+    spec = NodeSpec(node_id, "op", f"{node.name} backward" if options.backward else node.name)
     if node.attrs:
-        spec.lines.append((attributes_text(node.attrs, max_attr_chars), "detail"))
+        spec.lines.append((attributes_text(node.attrs, options.max_attr_chars), "detail"))
     return spec
-
-
-def _broadcast_axes(small: tuple[int, ...], big: tuple[int, ...]) -> tuple[int, ...] | None:
-    """The axes of ``big`` that broadcasting ``small`` to it added or stretched (or None)."""
-    extra = len(big) - len(small)
-    if extra < 0:
-        return None
-    stretched = []
-    for i, n in enumerate(small):
-        if n == big[extra + i]:
-            continue
-        if n != 1:
-            return None
-        stretched.append(extra + i)
-    return tuple(range(extra)) + tuple(stretched)
 
 
 def _summed_text(axes: tuple[int, ...], parent: Tensor, output: Tensor) -> str:
@@ -193,7 +185,7 @@ def _summed_text(axes: tuple[int, ...], parent: Tensor, output: Tensor) -> str:
     word = "axis" if len(axes) == 1 else "axes"
     shown = str(axes[0]) if len(axes) == 1 else ", ".join(str(a) for a in axes)
     text = f"Σ over {word} {shown}"
-    if _broadcast_axes(parent.shape, output.shape) == axes:
+    if broadcast_axes(parent.shape, output.shape) == axes:
         text += f" of {shape_text(output.shape)}"
     return text
 
@@ -234,32 +226,6 @@ def _consumer_counts(graph_walk: GraphWalk) -> dict[int, int]:
     return counts
 
 
-def _assign_scopes(
-    graph_walk: GraphWalk,
-    module_map: ModuleMap,
-    tensor_specs: dict[int, NodeSpec],
-    op_specs: dict[int, NodeSpec],
-) -> None:
-    """Put each op, parameter, intermediate and constant into its module's cluster."""
-    op_scopes = module_map.op_scopes(graph_walk.tensors)
-    for tensor in graph_walk.tensors:
-        node = tensor._ctx
-        if node is not None:
-            op_specs[id(node)].scope = tensor_specs[id(tensor)].scope = op_scopes[id(node)]
-        elif id(tensor) in module_map.owner_of_parameter:
-            tensor_specs[id(tensor)].scope = module_map.owner_of_parameter[id(tensor)]
-    consumer_scopes: dict[int, set[str | None]] = {}
-    for tensor in graph_walk.tensors:
-        if tensor._ctx is not None:
-            for parent in tensor._ctx.inputs:
-                consumer_scopes.setdefault(id(parent), set()).add(op_specs[id(tensor._ctx)].scope)
-    for tensor in graph_walk.tensors:
-        spec = tensor_specs[id(tensor)]
-        scopes = consumer_scopes.get(id(tensor), set())
-        if spec.kind == "constant" and len(scopes) == 1:
-            spec.scope = next(iter(scopes))
-
-
 def _hidden_note(graph_walk: GraphWalk, max_nodes: int | None) -> NodeSpec:
     """The note that says how much of the graph ``max_nodes`` left out."""
     hidden = graph_walk.total_nodes - graph_walk.drawn_nodes
@@ -279,16 +245,14 @@ def _hidden_note(graph_walk: GraphWalk, max_nodes: int | None) -> NodeSpec:
     )
 
 
-def _notes(
-    graph_walk: GraphWalk, max_nodes: int | None, backward: bool, values: bool
-) -> list[NodeSpec]:
+def _notes(graph_walk: GraphWalk, options: DrawOptions) -> list[NodeSpec]:
     """Notes about what the drawing leaves out: cut-off nodes, gradients not computed/kept."""
     notes = []
     if graph_walk.truncated:
-        notes.append(_hidden_note(graph_walk, max_nodes))
+        notes.append(_hidden_note(graph_walk, options.max_nodes))
     ops = graph_walk.ops()
     backward_ran = any(len(op.summed_axes) == len(op.inputs) for op in ops)
-    if backward and ops and not backward_ran:
+    if options.backward and ops and not backward_ran:
         notes.append(
             NodeSpec(
                 "note_backward",
@@ -298,7 +262,7 @@ def _notes(
             )
         )
     unkept = [t for t in graph_walk.tensors if t._ctx is not None and t.grad is None]
-    if values and backward_ran and unkept:
+    if options.values and backward_ran and unkept:
         notes.append(
             NodeSpec(
                 "note_grads",
@@ -315,9 +279,7 @@ def _node_specs(
     titles: dict[int, str],
     names: Mapping[str, Tensor] | None,
     roots: tuple[Tensor, ...],
-    values: bool,
-    backward: bool,
-    max_attr_chars: int,
+    options: DrawOptions,
 ) -> tuple[dict[int, NodeSpec], dict[int, NodeSpec], list[NodeSpec]]:
     """One node per drawn tensor and op: by ``id(tensor)``, by ``id(op)``, and in DOT order
     (each op just before the tensor it made)."""
@@ -337,7 +299,7 @@ def _node_specs(
         number = graph_walk.index[id(tensor)]
         node = tensor._ctx
         if node is not None:
-            op_specs[id(node)] = _op_node(node, f"op{number}", backward, max_attr_chars)
+            op_specs[id(node)] = _op_node(node, f"op{number}", options)
             order.append(op_specs[id(node)])
         kind = _tensor_kind(tensor, id(tensor) in root_ids, id(tensor) in explicit)
         spec = _tensor_node(
@@ -345,8 +307,7 @@ def _node_specs(
             f"t{number}",
             titles[id(tensor)],
             kind,
-            values,
-            backward,
+            options,
             uses.get(id(tensor), 0),
             overwritten.get(id(tensor)),
         )
@@ -419,6 +380,7 @@ def draw(
     legend: bool = True,
     max_attr_chars: int = 40,
     checks: Any = None,
+    options: DrawOptions | None = None,
 ) -> Graph:
     """Draw the computation graph behind ``roots`` (every tensor and op, once).
 
@@ -442,7 +404,8 @@ def draw(
     modules : bool, default False
         Draw each module's ops and tensors inside a labelled box (needs ``model``).
     collapse : bool, default False
-        Draw each innermost module as one node with its parameter count (needs ``model``).
+        Draw each call of an innermost module as one node with its parameter count (needs
+        ``model``); a module called twice draws two nodes, ``call 1 of 2`` and ``call 2 of 2``.
     max_nodes : int or None, default 1000
         Most tensor and op nodes to draw, nearest the outputs first; the rest are replaced
         by a visible note. ``None`` draws everything.
@@ -455,6 +418,9 @@ def draw(
     checks : GraphReport, optional
         The report of :func:`tinygrad_cnn.debug.check_graph` for this graph: each checked op
         is outlined green (pass), amber (undetermined) or filled red with the error (fail).
+    options : DrawOptions, optional
+        The flags from ``direction`` to ``max_attr_chars`` as one record, to reuse a set of
+        choices; then those keywords must be left at their defaults.
 
     Returns
     -------
@@ -472,30 +438,32 @@ def draw(
     >>> graph.source.startswith("digraph tinygrad_cnn {")
     True
     """
-    _check_arguments(
-        roots, model, names, direction, modules, collapse, max_nodes, rankdir, max_attr_chars
-    )
-    backward = direction == "backward"
-    graph_walk = walk(roots, max_nodes)
+    _check_roots(roots)
+    flags = {
+        "direction": direction,
+        "values": values,
+        "modules": modules,
+        "collapse": collapse,
+        "max_nodes": max_nodes,
+        "rankdir": rankdir,
+        "legend": legend,
+        "max_attr_chars": max_attr_chars,
+    }
+    opts = _options(options, flags)
+    _check_arguments(roots, model, names, opts)
+    graph_walk = walk(roots, opts.max_nodes)
     module_map = map_modules(model) if model is not None else None
     titles = _tensor_titles(graph_walk, names, module_map)
-    tensor_specs, op_specs, order = _node_specs(
-        graph_walk, titles, names, roots, values, backward, max_attr_chars
-    )
-    edges = _edge_specs(graph_walk, tensor_specs, op_specs, backward)
+    tensor_specs, op_specs, order = _node_specs(graph_walk, titles, names, roots, opts)
+    edges = _edge_specs(graph_walk, tensor_specs, op_specs, opts.backward)
     if checks is not None:
         _apply_checks(op_specs, checks)
-    if module_map is not None and (modules or collapse):
-        _assign_scopes(graph_walk, module_map, tensor_specs, op_specs)
-    notes = _notes(graph_walk, max_nodes, backward, values)
     object_ids = {key: spec.id for key, spec in (*tensor_specs.items(), *op_specs.items())}
-    protected = {tensor_specs[id(r)].id for r in roots if id(r) in tensor_specs}
-    source, nodes, object_ids = write_dot(
-        Drawing(order, edges, notes, object_ids),
-        modules=module_map if (modules or collapse) else None,
-        collapse=collapse,
-        protected=protected,
-        rankdir=rankdir,
-        legend=legend,
-    )
+    drawing = Drawing(order, edges, _notes(graph_walk, opts), object_ids)
+    if module_map is not None and opts.module_view:
+        protected = {tensor_specs[id(r)].id for r in roots if id(r) in tensor_specs}
+        drawing = module_view(
+            drawing, graph_walk, module_map, tensor_specs, op_specs, opts, protected
+        )
+    source, nodes, object_ids = write_dot(drawing, opts)
     return Graph(source, nodes, object_ids, (*graph_walk.tensors, *graph_walk.ops()))

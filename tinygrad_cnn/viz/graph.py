@@ -2,21 +2,25 @@
 
 The DOT text needs nothing installed. Rendering to SVG/PNG/PDF needs Graphviz's ``dot``
 program; without it :meth:`Graph.render` still writes the ``.dot`` file and raises
-:class:`GraphvizNotFoundError` saying how to install Graphviz.
+:class:`GraphvizNotFoundError` saying how to install Graphviz. :func:`output_file` is the one
+rule, shared with the command line, that turns a file name into a format.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tinygrad_cnn.viz.drawing import DrawnNode
 
 if TYPE_CHECKING:
     import graphviz
 
-FORMATS = ("svg", "png", "pdf")
+FORMATS = ("svg", "png", "pdf")  # rendered by Graphviz's dot
+DOT_SUFFIXES = (".dot", ".gv")  # the DOT text itself
+DEFAULT_FORMAT = "svg"
 
 INSTALL_HINT = (
     "install Graphviz, which provides `dot`: `sudo apt-get install graphviz` (Debian/Ubuntu), "
@@ -29,30 +33,61 @@ class GraphvizNotFoundError(RuntimeError):
     """Graphviz's ``dot`` program is not on PATH, so the graph could not be rendered."""
 
 
-@dataclass(frozen=True)
-class DrawnNode:
-    """One node of a drawing, for inspecting it in code (tests, notebooks, CI checks).
+def output_file(
+    path: str | os.PathLike[str], format: str | None = None, caller: str = "Graph.render"
+) -> tuple[Path, str]:
+    """The file a drawing is written to, and its format: one rule for ``render`` and the CLI.
 
-    Attributes
+    - A suffix ``.svg``, ``.png`` or ``.pdf`` (any case) gives the format; ``.dot`` or ``.gv``
+      means the DOT text itself (format ``"dot"``, no Graphviz needed).
+    - No suffix: ``.<format>`` is appended (``.svg`` when no ``format`` is given).
+    - Any other suffix, or a ``format`` that disagrees with the suffix, is a ValueError: the
+      file is never written under a name that hides its format (``g.jpg`` holding SVG).
+
+    Parameters
     ----------
-    id : str
-        The DOT node id (``t3``, ``op7``, ``mod0``, ``legend``, ``note_hidden``).
-    kind : str
-        ``parameter``, ``input``, ``constant``, ``intermediate``, ``output``, ``op``,
-        ``module``, ``note`` or ``legend``.
-    title : str
-        The first (bold) line: tensor name, op name or module path.
-    lines : tuple of str
-        The other lines of the label, in order (shape and dtype, attributes, statistics).
-    alerts : tuple of str
-        Problems found on the node: ``2 NaN in data``, ``dead gradient (all zero)`` ...
-    """
+    path : str or PathLike
+        The file name the user gave.
+    format : {"svg", "png", "pdf", "dot"}, optional
+        The format, when it is not to be taken from the suffix.
+    caller : str
+        Named in error messages.
 
-    id: str
-    kind: str
-    title: str
-    lines: tuple[str, ...]
-    alerts: tuple[str, ...]
+    Returns
+    -------
+    path : Path
+        The file to write.
+    format : str
+        ``svg``, ``png``, ``pdf`` or ``dot``.
+
+    Raises
+    ------
+    ValueError
+        For an unsupported format or suffix, listing the supported ones.
+    """
+    path = Path(path)
+    supported = f"{', '.join(FORMATS)} (rendered by Graphviz) or dot (the DOT text)"
+    if format is not None and format not in (*FORMATS, "dot"):
+        raise ValueError(
+            f"{caller}: format must be one of {', '.join(FORMATS)}, got {format!r}; "
+            f"or 'dot' for the DOT text"
+        )
+    suffix = path.suffix.lower()
+    if not suffix:
+        return path.with_name(f"{path.name}.{format or DEFAULT_FORMAT}"), format or DEFAULT_FORMAT
+    from_suffix = "dot" if suffix in DOT_SUFFIXES else suffix.lstrip(".")
+    if from_suffix not in (*FORMATS, "dot"):
+        raise ValueError(
+            f"{caller}: cannot write {path}: its suffix {path.suffix} is not a supported "
+            f"format; use .svg, .png, .pdf (rendered by Graphviz), .dot or .gv (the DOT text), "
+            f"or no suffix for .{format or DEFAULT_FORMAT}"
+        )
+    if format is not None and format != from_suffix:
+        raise ValueError(
+            f"{caller}: format {format!r} does not match the suffix of {path}; supported: "
+            f"{supported}"
+        )
+    return path, from_suffix
 
 
 class Graph:
@@ -131,44 +166,42 @@ class Graph:
     def render(
         self, path: str | os.PathLike[str], format: str | None = None, keep_dot: bool = False
     ) -> Path:
-        """Render to an SVG, PNG or PDF file with Graphviz's ``dot``.
+        """Render to an SVG, PNG or PDF file with Graphviz's ``dot``, or write the DOT text.
 
-        The DOT text is written first, next to the output with the suffix ``.dot``; it is
-        removed after a successful rendering unless ``keep_dot``, and kept when rendering
-        fails (so it can be rendered elsewhere).
+        The file name follows one rule (:func:`output_file`, shared with the command line):
+        the suffix gives the format (``.svg``, ``.png``, ``.pdf``; ``.dot`` or ``.gv`` writes
+        the DOT text, no Graphviz needed); a name without suffix gets ``.<format>`` appended
+        (``.svg`` by default); any other suffix is a ValueError. For a rendered format, the
+        DOT text is written first, next to the output with the suffix ``.dot``; it is removed
+        after a successful rendering unless ``keep_dot``, and kept when rendering fails (so it
+        can be rendered elsewhere).
 
         Parameters
         ----------
         path : str or PathLike
-            The output file (missing folders are created). Its suffix gives the format when
-            ``format`` is not given; a suffix that differs from ``format`` gets ``.<format>``
-            appended.
-        format : {"svg", "png", "pdf"}, optional
-            Output format (default: from the suffix, else ``svg``).
+            The output file (missing folders are created).
+        format : {"svg", "png", "pdf", "dot"}, optional
+            Output format, for a name without suffix (default: from the suffix, else
+            ``svg``); with a suffix it must agree with it.
         keep_dot : bool, default False
             Keep the ``.dot`` file after a successful rendering.
 
         Returns
         -------
         Path
-            The rendered file.
+            The file written.
 
         Raises
         ------
         GraphvizNotFoundError
             When the ``dot`` program is not installed (the ``.dot`` file is still written).
         ValueError
-            For an unsupported format.
+            For an unsupported format or suffix, or a format that disagrees with the suffix.
         """
-        path = Path(path)
-        suffix = path.suffix.lstrip(".").lower()
-        fmt = format if format is not None else (suffix if suffix in FORMATS else "svg")
-        if fmt not in FORMATS:
-            raise ValueError(
-                f"Graph.render: format must be one of {', '.join(FORMATS)}, got {fmt!r}"
-            )
-        output = path if suffix == fmt else path.with_name(f"{path.name}.{fmt}")
+        output, fmt = output_file(path, format)
         output.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "dot":
+            return self.save(output)
         dot_file = self.save(output.with_suffix(".dot"))
         import graphviz
 

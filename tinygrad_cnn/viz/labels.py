@@ -1,4 +1,9 @@
-"""Plain-text pieces of node and edge labels: shapes, numbers, op attributes, counts."""
+"""Plain-text pieces of node and edge labels: shapes, numbers, counts, op attributes, and the
+statistics of a tensor's data and gradient (from :func:`tinygrad_cnn.array_stats.summarize`).
+
+Statistics are taken over the finite entries only, so one NaN does not hide the range of the
+rest; NaN and Inf entries are counted separately and reported as alerts.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from tinygrad_cnn.array_stats import ArrayStats
 
 # Attributes that hold a (height, width) pair; shown as one number when both are equal,
 # so a convolution reads ``conv2d stride=1 padding=0`` as in PyTorch's repr.
@@ -79,3 +86,46 @@ def attributes_text(attrs: Mapping[str, Any], max_chars: int) -> str:
     if len(text) > max_chars:
         return text[: max(max_chars - 1, 0)] + "…"
     return text
+
+
+def data_text(stats: ArrayStats) -> str:
+    """``min -1.2 · mean 0.03 · max 2.1`` (or ``value 0.693`` for one entry)."""
+    if stats.minimum is None:
+        return "no finite values" if stats.size else "empty"
+    if stats.size == 1:
+        return f"value {number_text(stats.minimum)}"
+    return (
+        f"min {number_text(stats.minimum)} · mean {number_text(stats.mean)} "
+        f"· max {number_text(stats.maximum)}"
+    )
+
+
+def grad_text(stats: ArrayStats) -> str:
+    """``grad ‖g‖ 0.41 · min -0.1 · max 0.2 · 75% zero`` (or ``grad 0.5`` for one entry).
+
+    The share of exact zeros is shown when some but not all entries are zero (ReLU and
+    max-pool gradients are sparse; a layer whose gradient is mostly zero learns slowly).
+    """
+    if stats.minimum is None:
+        return "grad: no finite values" if stats.size else "grad: empty"
+    if stats.size == 1:
+        return f"grad {number_text(stats.minimum)}"
+    text = (
+        f"grad ‖g‖ {number_text(stats.norm)} · min {number_text(stats.minimum)} "
+        f"· max {number_text(stats.maximum)}"
+    )
+    if 0 < stats.zeros < stats.size:
+        text += f" · {number_text(100.0 * stats.zeros / stats.size)}% zero"
+    return text
+
+
+def non_finite_alert(stats: ArrayStats, what: str) -> str | None:
+    """``3 NaN, 1 Inf in data`` when ``stats`` has NaN or Inf entries, else None."""
+    parts = []
+    if stats.nan:
+        parts.append(f"{count_text(stats.nan)} NaN")
+    if stats.inf:
+        parts.append(f"{count_text(stats.inf)} Inf")
+    if not parts:
+        return None
+    return f"{', '.join(parts)} in {what}"

@@ -1,10 +1,9 @@
-"""Write the drawing's nodes and edges as DOT text: styles, module boxes, collapsed modules,
-legend and notes. Pure text assembly: no graphviz package and no ``dot`` program needed.
+"""Write a :class:`~tinygrad_cnn.viz.drawing.Drawing` as DOT text: node styles, module boxes,
+legend and notes. Pure text assembly: no graphviz package and no ``dot`` program needed, and
+nothing specific to one view (the builder and the module view decide what is drawn).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from tinygrad_cnn.viz import style
 from tinygrad_cnn.viz.dot import (
@@ -14,27 +13,16 @@ from tinygrad_cnn.viz.dot import (
     node_statement,
     open_subgraph,
 )
-from tinygrad_cnn.viz.graph import DrawnNode
-from tinygrad_cnn.viz.labels import parameter_count_text
-from tinygrad_cnn.viz.scopes import ModuleMap, ancestor_paths, parent_path
-from tinygrad_cnn.viz.specs import EdgeSpec, NodeSpec
+from tinygrad_cnn.viz.drawing import (
+    Drawing,
+    DrawnNode,
+    DrawOptions,
+    EdgeSpec,
+    ModuleBox,
+    NodeSpec,
+)
 
 GRAPH_NAME = "tinygrad_cnn"
-
-
-@dataclass(frozen=True)
-class Drawing:
-    """Everything :func:`write_dot` needs besides the options."""
-
-    nodes: list[NodeSpec]
-    edges: list[EdgeSpec]
-    notes: list[NodeSpec]
-    object_ids: dict[int, str]
-
-
-def _is_inside(path: str, container: str) -> bool:
-    """True when module ``path`` is strictly inside module ``container``."""
-    return path != container and (container == "" or path.startswith(container + "."))
 
 
 def node_attributes(spec: NodeSpec) -> dict[str, str]:
@@ -69,94 +57,34 @@ def _drawn(spec: NodeSpec) -> DrawnNode:
     )
 
 
-def _module_node(path: str, node_id: str, members: list[NodeSpec], modules: ModuleMap) -> NodeSpec:
-    """One node standing for a collapsed module: parameter count and shapes, ops, alerts."""
-    info = modules.modules[path]
-    spec = NodeSpec(node_id, "module", info.title, scope=parent_path(path) if path else None)
-    spec.lines.append((parameter_count_text(info.parameter_count), "detail"))
-    for member in members:
-        if member.kind == "parameter":
-            spec.lines.append((f"{member.title.rpartition('.')[2]} {member.shape}", "detail"))
-    op_names = list(dict.fromkeys(m.title for m in members if m.kind == "op"))
-    if op_names:
-        spec.lines.append((" → ".join(op_names), "muted"))
-    for member in members:
-        spec.alerts.extend((f"{member.title}: {text}", tone) for text, tone in member.alerts)
-    return spec
-
-
-def collapse_modules(drawing: Drawing, modules: ModuleMap, protected: set[str]) -> Drawing:
-    """Replace each innermost module's nodes by one module node; reroute and merge edges.
-
-    Innermost means: no other module with drawn nodes lies inside it. Nodes in ``protected``
-    (the roots) stay visible. Edges inside a module disappear; edges that now join the same
-    two nodes with the same label are merged.
-    """
-    used = list(dict.fromkeys(s.scope for s in drawing.nodes if s.scope is not None))
-    leaves = [p for p in used if not any(_is_inside(q, p) for q in used)]
-    module_ids = {path: f"mod{k}" for k, path in enumerate(leaves)}
-    members: dict[str, list[NodeSpec]] = {path: [] for path in leaves}
-    replaced: dict[str, str] = {}
-    for spec in drawing.nodes:
-        if spec.scope in module_ids and spec.id not in protected:
-            members[spec.scope].append(spec)
-            replaced[spec.id] = module_ids[spec.scope]
-    nodes: list[NodeSpec] = []
-    placed: set[str] = set()
-    for spec in drawing.nodes:
-        if spec.id not in replaced:
-            nodes.append(spec)
-        elif spec.scope not in placed:
-            placed.add(spec.scope)
-            nodes.append(
-                _module_node(spec.scope, module_ids[spec.scope], members[spec.scope], modules)
-            )
-    merged: dict[tuple[str, str, str, tuple[str, ...]], EdgeSpec] = {}
-    for edge in drawing.edges:
-        tail, head = replaced.get(edge.tail, edge.tail), replaced.get(edge.head, edge.head)
-        if tail != head:
-            key = (tail, head, edge.kind, edge.label)
-            merged.setdefault(key, EdgeSpec(tail, head, edge.kind, edge.label))
-    object_ids = {
-        key: replaced.get(node_id, node_id) for key, node_id in drawing.object_ids.items()
-    }
-    return Drawing(nodes, list(merged.values()), drawing.notes, object_ids)
-
-
-def _cluster_lines(nodes: list[NodeSpec], modules: ModuleMap) -> list[str]:
-    """Nested ``subgraph cluster_*`` blocks, one per module with drawn nodes (iterative)."""
+def _cluster_lines(nodes: list[NodeSpec], boxes: list[ModuleBox]) -> list[str]:
+    """Nested ``subgraph cluster_*`` blocks, one per module box (iterative)."""
     by_scope: dict[str, list[NodeSpec]] = {}
     for spec in nodes:
         if spec.scope is not None:
             by_scope.setdefault(spec.scope, []).append(spec)
-    boxes: list[str] = []
-    for scope in by_scope:
-        for path in ancestor_paths(scope):
-            if path in modules.modules and path not in boxes:
-                boxes.append(path)
-    children: dict[str | None, list[str]] = {}
-    for path in boxes:
-        parent = next((p for p in reversed(ancestor_paths(path)[:-1]) if p in boxes), None)
-        children.setdefault(parent if path else None, []).append(path)
+    number = {box.path: k for k, box in enumerate(boxes)}
+    children: dict[str | None, list[ModuleBox]] = {}
+    for box in boxes:
+        children.setdefault(box.parent, []).append(box)
     lines: list[str] = []
-    stack: list[tuple[str, int, bool]] = [(p, 1, False) for p in reversed(children.get(None, []))]
+    stack: list[tuple[ModuleBox, int, bool]] = [(b, 1, False) for b in reversed(children[None])]
     while stack:
-        path, depth, closing = stack.pop()
+        box, depth, closing = stack.pop()
         if closing:
             lines.append(close_subgraph(depth))
             continue
-        info = modules.modules[path]
-        lines.append(open_subgraph(f"cluster_{boxes.index(path)}", depth))
+        lines.append(open_subgraph(f"cluster_{number[box.path]}", depth))
         attrs = dict(style.CLUSTER_STYLE)
         if depth > 1:
             attrs["fillcolor"] = style.NESTED_CLUSTER_FILL
-        attrs["label"] = style.cluster_label(info.title, parameter_count_text(info.parameter_count))
+        attrs["label"] = style.cluster_label(box.title, box.subtitle)
         lines.append(default_statement("graph", attrs, depth + 1))
         lines.extend(
-            node_statement(s.id, node_attributes(s), depth + 1) for s in by_scope.get(path, [])
+            node_statement(s.id, node_attributes(s), depth + 1) for s in by_scope.get(box.path, [])
         )
-        stack.append((path, depth, True))
-        stack.extend((child, depth + 1, False) for child in reversed(children.get(path, [])))
+        stack.append((box, depth, True))
+        stack.extend((child, depth + 1, False) for child in reversed(children.get(box.path, [])))
     return lines
 
 
@@ -175,14 +103,16 @@ def _legend_node(nodes: list[NodeSpec], edges: list[EdgeSpec]) -> str:
 
 
 def write_dot(
-    drawing: Drawing,
-    modules: ModuleMap | None,
-    collapse: bool,
-    protected: set[str],
-    rankdir: str,
-    legend: bool,
+    drawing: Drawing, options: DrawOptions
 ) -> tuple[str, dict[str, DrawnNode], dict[int, str]]:
     """Assemble the DOT text.
+
+    Parameters
+    ----------
+    drawing : Drawing
+        What to draw; nodes whose ``scope`` names one of ``drawing.boxes`` are drawn inside it.
+    options : DrawOptions
+        ``rankdir`` and ``legend`` are read here.
 
     Returns
     -------
@@ -193,20 +123,16 @@ def write_dot(
     object_ids : dict of int to str
         ``id(tensor)`` or ``id(op)`` to the node that shows it.
     """
-    if modules is not None and collapse:
-        drawing = collapse_modules(drawing, modules, protected)
+    boxed = {box.path for box in drawing.boxes}
     lines = [f"digraph {GRAPH_NAME} {{\n"]
-    lines.append(default_statement("graph", {"rankdir": rankdir, **style.GRAPH_DEFAULTS}))
+    lines.append(default_statement("graph", {"rankdir": options.rankdir, **style.GRAPH_DEFAULTS}))
     lines.append(default_statement("node", style.NODE_DEFAULTS))
     lines.append(default_statement("edge", style.EDGE_DEFAULTS))
-    boxed = modules is not None
     lines.extend(
-        node_statement(s.id, node_attributes(s))
-        for s in drawing.nodes
-        if not boxed or s.scope is None
+        node_statement(s.id, node_attributes(s)) for s in drawing.nodes if s.scope not in boxed
     )
-    if boxed:
-        lines.extend(_cluster_lines(drawing.nodes, modules))
+    if drawing.boxes:
+        lines.extend(_cluster_lines(drawing.nodes, drawing.boxes))
     lines.extend(node_statement(s.id, node_attributes(s)) for s in drawing.notes)
     for edge in drawing.edges:
         attrs: dict[str, str] = dict(style.EDGE_STYLES[edge.kind])
@@ -214,7 +140,7 @@ def write_dot(
             attrs["label"] = style.edge_label(edge.label)
         lines.append(edge_statement(edge.tail, edge.head, attrs))
     nodes = {s.id: _drawn(s) for s in (*drawing.nodes, *drawing.notes)}
-    if legend:
+    if options.legend:
         lines.append(_legend_node(drawing.nodes, drawing.edges))
         nodes["legend"] = DrawnNode("legend", "legend", "legend", (), ())
     lines.append("}\n")

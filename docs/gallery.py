@@ -1,4 +1,5 @@
-"""Regenerate the pictures of ``docs/graphs.md``: ``python -m tinygrad_cnn.viz.gallery DIR``.
+"""Regenerate the pictures of ``docs/graphs.md``: ``python docs/gallery.py [DIR]`` (``make
+docs-images``). A docs script, not part of the installed package.
 
 Each picture of an example model is exactly what the command line draws with the arguments in
 :data:`PICTURES` (``python -m tinygrad_cnn.viz <arguments> --out DIR/<name>``); the last one,
@@ -15,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinygrad_cnn.viz import Graph, GraphvizNotFoundError, draw
 from tinygrad_cnn.viz.__main__ import example_graph, parse_arguments
-from tinygrad_cnn.viz.builder import draw
-from tinygrad_cnn.viz.graph import Graph, GraphvizNotFoundError
 
 PICTURES: dict[str, list[str]] = {
     "seed_cnn_graph.svg": ["--model", "seed", "--modules"],
@@ -89,10 +89,10 @@ def write_gallery(folder: Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tinygrad_cnn.viz.gallery [DIR]`` (default ``docs/images``)."""
+    """``python docs/gallery.py [DIR]`` (default ``docs/images``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) > 1:
-        print("usage: python -m tinygrad_cnn.viz.gallery [DIR]", file=sys.stderr)
+        print("usage: python docs/gallery.py [DIR]", file=sys.stderr)
         return 2
     try:
         for path in write_gallery(Path(argv[0] if argv else "docs/images")):
