@@ -1,13 +1,13 @@
 """In-place arithmetic with PyTorch's semantics: ``add_ sub_ mul_ div_ copy_ fill_ zero_ clamp_``.
 
 ``Tensor.__iadd__`` and friends (``+= -= *= /=``) call these. Each writes its result over the
-tensor's memory and returns the same tensor, whose shape and dtype never change:
+tensor's memory and returns the same tensor, whose shape and dtype never change. All go through
+:func:`~tinygrad_cnn.function.apply_in_place`:
 
-- under ``no_grad()``, or when nothing involved requires grad, the values are written straight
-  into the array (the manual SGD step ``with no_grad(): w -= lr * w.grad`` keeps ``w``, its
-  identity and its ``requires_grad``);
-- otherwise the op is recorded through :func:`~tinygrad_cnn.function.apply_in_place`: the
-  tensor moves behind the op, and the refusals of
+- under ``no_grad()``, or when nothing involved requires grad, nothing is recorded: the values
+  are written into the array (the manual SGD step ``with no_grad(): w -= lr * w.grad`` keeps
+  ``w``, its identity and its ``requires_grad``);
+- otherwise the op is recorded and the tensor moves behind it; the refusals of
   :func:`~tinygrad_cnn.function.check_overwritable` apply (a leaf that requires grad raises
   PyTorch's "a leaf Variable that requires grad is being used in an in-place operation.").
 
@@ -57,7 +57,8 @@ class _InPlaceBinary(Function, register=False):
         if alpha != 1:  # (a bool times 2 is an int: back to bool)
             b = (b * alpha).astype(b.dtype, copy=False)
         out = a if inplace else np.empty(a.shape, a.dtype)
-        self.ufunc(a, b, out=out, casting="same_kind")
+        # (unsafe: int32 to uint8 is not "same_kind"; the callers refused a higher kind)
+        self.ufunc(a, b, out=out, casting="unsafe")
         return out
 
     def saved_operand(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -320,10 +321,14 @@ def _check_broadcast(name: str, x: Tensor, operand: Tensor) -> None:
     except ValueError:
         shape = None
     if shape != x.shape:
-        broadcast = f"the broadcast shape {shape}" if shape else "no common broadcast shape"
+        mismatch = (
+            f"the broadcast shape {shape} of the operand of shape {operand.shape}"
+            if shape
+            else f"the operand of shape {operand.shape} (they do not broadcast together)"
+        )
         raise RuntimeError(
-            f"{name}: output with shape {x.shape} doesn't match {broadcast} with the operand "
-            f"of shape {operand.shape} (an in-place op never changes the tensor's shape)"
+            f"{name}: output with shape {x.shape} doesn't match {mismatch}; an in-place op "
+            f"never changes the tensor's shape"
         )
 
 
