@@ -174,10 +174,10 @@ def check_overwritable(op_name: str, x: Tensor) -> None:
     the op that made it saved for backward (``exp``, ``tanh`` ...); a view of another
     tensor's memory (``reshape``, indexing ...); read-only memory.
 
-    Under ``no_grad()`` only the last two checks that can still matter apply: the values saved
-    by the op that made ``x`` (until its graph is freed) and read-only memory. The leaf and
-    input rules are lifted there, as in PyTorch: that is how parameters are updated
-    (``with no_grad(): w -= lr * w.grad``) after ``backward()`` has used them.
+    Under ``no_grad()`` only two of these apply: values saved by the op that made ``x`` (until
+    backward frees them) and read-only memory. The leaf, input and view rules are lifted
+    there, as in PyTorch: that is how parameters are updated (``with no_grad(): w -= lr *
+    w.grad``) after ``backward()`` has used them.
     """
     made_by = x._ctx
     recording = is_grad_enabled()
