@@ -400,6 +400,34 @@ def _pool_case(distinct: bool) -> st.SearchStrategy[Case]:
     return draw()
 
 
+# ---------------------------------------------------------------------- in place
+@st.composite
+def _in_place_pair(
+    draw: st.DrawFn,
+    second: Callable[[Shape], st.SearchStrategy[np.ndarray]] = arrays,
+    alpha: bool = False,
+) -> Case:
+    """``self`` of any shape and an operand that broadcasts to it (leading axes dropped, some
+    set to 1), and half of the time an ``alpha``."""
+    shape = draw(shapes(max_dims=3))
+    kept = shape[draw(st.integers(0, len(shape))) :]
+    other = tuple(1 if draw(st.booleans()) else n for n in kept)
+    kwargs = {"alpha": draw(st.sampled_from([2, -0.5]))} if alpha and draw(st.booleans()) else {}
+    return Case((draw(arrays(shape)), draw(second(other))), kwargs)
+
+
+@st.composite
+def _clamp_case(draw: st.DrawFn) -> Case:
+    """Bounds at least 0.5 apart (one may be None), values kept 0.05 away from both."""
+    x = draw(arrays(draw(shapes(max_dims=3)), min_value=-3.0, max_value=3.0))
+    low = draw(st.sampled_from([None, -1.0, 0.0, 0.5]))
+    high = draw(st.sampled_from([1.5, 2.0] if low is None else [None, 1.5, 2.0]))
+    for bound in (low, high):
+        if bound is not None:
+            x = np.where(np.abs(x - bound) < 0.05, x + 0.2, x)
+    return Case((x,), {"min": low, "max": high})
+
+
 # ---------------------------------------------------------------------- the table
 def _specs() -> dict[str, OpSpec]:
     F = _functional  # torch.nn.functional, by its usual name
@@ -469,6 +497,37 @@ def _specs() -> dict[str, OpSpec]:
             _separated_pair(),
             lambda a, b: a.minimum(b),
             lambda a, b: T().minimum(a, b),
+        ),
+        # in place (on a copy of the first input, as self must not be a leaf)
+        OpSpec(
+            "add_",
+            _in_place_pair(alpha=True),
+            lambda a, b, **kw: (a * 1).add_(b, **kw),
+            lambda a, b, **kw: (a * 1).add_(b, **kw),
+        ),
+        OpSpec(
+            "sub_",
+            _in_place_pair(alpha=True),
+            lambda a, b, **kw: (a * 1).sub_(b, **kw),
+            lambda a, b, **kw: (a * 1).sub_(b, **kw),
+        ),
+        OpSpec(
+            "mul_", _in_place_pair(), lambda a, b: (a * 1).mul_(b), lambda a, b: (a * 1).mul_(b)
+        ),
+        OpSpec(
+            "div_",
+            _in_place_pair(lambda s: kink_free_arrays(s, margin=0.5)),
+            lambda a, b: (a * 1).div_(b),
+            lambda a, b: (a * 1).div_(b),
+        ),
+        OpSpec(
+            "copy_", _in_place_pair(), lambda a, b: (a * 1).copy_(b), lambda a, b: (a * 1).copy_(b)
+        ),
+        OpSpec(
+            "clamp_",
+            _clamp_case(),
+            lambda x, **kw: (x * 1).clamp_(**kw),
+            lambda x, **kw: (x * 1).clamp_(**kw),
         ),
         # reductions
         OpSpec(

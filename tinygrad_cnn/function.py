@@ -146,21 +146,30 @@ class Function:
         return f"<{self.name}{' ' + attrs if attrs else ''}>"
 
 
-def apply_in_place(op: type[Function], x: Tensor, **attrs: Any) -> Tensor:
-    """Run ``op`` on ``x`` with the result written over ``x``'s memory; return ``x``.
+def apply_in_place(op: type[Function], x: Tensor, *others: Tensor, **attrs: Any) -> Tensor:
+    """Run ``op`` on ``x`` (and ``others``) with the result written over ``x``'s memory.
 
-    PyTorch's in-place semantics (``relu_``): ``x`` now holds the result and stands for the
-    op's output in the graph, so every later use of ``x`` differentiates through the op. The
-    op's ``forward`` gets ``inplace=True`` and must return its input array, overwritten.
+    PyTorch's in-place semantics (``relu_``, ``add_`` ...): ``x`` now holds the result and, when
+    the op is recorded, stands for the op's output in the graph, so every later use of ``x``
+    differentiates through the op. The op's ``forward`` gets ``inplace=True`` and must return
+    its first input array, overwritten. An operand that is ``x`` itself (``y.mul_(y)``) stands
+    for ``x``'s old self.
+
+    Returns
+    -------
+    Tensor
+        ``x``.
 
     Raises
     ------
     RuntimeError
         Where overwriting ``x`` could make a gradient wrong (see :func:`check_overwritable`).
     """
-    check_overwritable(f"{op.name}_", x)
+    name = op.name if op.name.endswith("_") else f"{op.name}_"
+    check_overwritable(name, x)
     before = Tensor._from_op(x.data, x._ctx)  # x as it was: the op's input in the graph
-    result = op.apply(before, inplace=True, **attrs)
+    inputs = (before, *(before if other is x else other for other in others))
+    result = op.apply(*inputs, inplace=True, **attrs)
     if result.data is not x.data:
         raise TypeError(f"{op.name}.forward(inplace=True) must return its input array")
     if result._ctx is not None:  # recorded: x moves behind the op
@@ -176,16 +185,28 @@ def check_overwritable(op_name: str, x: Tensor) -> None:
     an input of a recorded op (its backward may read the old values); a tensor whose values
     the op that made it saved for backward (``exp``, ``tanh`` ...); a view of another
     tensor's memory (``reshape``, indexing ...); read-only memory.
+
+    Under ``no_grad()`` only two of these apply: values saved by the op that made ``x`` (until
+    backward frees them) and read-only memory. The leaf, input and view rules are lifted
+    there, as in PyTorch: that is how parameters are updated (``with no_grad(): w -= lr *
+    w.grad``) after ``backward()`` has used them.
     """
     made_by = x._ctx
-    if x.requires_grad and made_by is None:
-        problem = "it is a leaf tensor that requires grad"
-    elif x._consumed:
+    recording = is_grad_enabled()
+    hint = "use the out-of-place op instead"
+    if recording and x.requires_grad and made_by is None:
+        problem = (
+            "it is a leaf tensor that requires grad (PyTorch: a leaf Variable that requires "
+            "grad is being used in an in-place operation.)"
+        )
+        hint = "update it under `with no_grad():`, as an optimizer step does"
+    elif recording and x._consumed:
         problem = "it is already an input of a recorded op, whose backward may read its values"
     elif made_by is not None and any(_shares(saved, x.data) for saved in vars(made_by).values()):
         problem = f"{made_by.name}, the op that made it, saved its values for backward"
     elif (
-        made_by is not None
+        recording
+        and made_by is not None
         and not made_by.attrs.get("inplace")  # an in-place op's input is x's own old self
         and any(np.may_share_memory(t.data, x.data) for t in made_by.inputs)
     ):
@@ -195,8 +216,7 @@ def check_overwritable(op_name: str, x: Tensor) -> None:
     else:
         return
     raise RuntimeError(
-        f"{op_name}: cannot overwrite a tensor of shape {x.shape} in place: {problem}; use "
-        f"the out-of-place op instead"
+        f"{op_name}: cannot overwrite a tensor of shape {x.shape} in place: {problem}; {hint}"
     )
 
 
@@ -357,7 +377,11 @@ def backward_pass(
                     f"{parent.data.dtype} input of shape {parent.shape}"
                 )
             previous = pending.get(id(parent))
-            pending[id(parent)] = g if previous is None else previous + g
+            if previous is None:
+                pending[id(parent)] = g
+            else:  # (the sum of two 0-d arrays is a numpy scalar: keep an array)
+                total = previous + g
+                pending[id(parent)] = total if type(total) is np.ndarray else np.asarray(total)
             if previous is not None or axes or node.new_gradients:  # a new array
                 writable.add(id(parent))
         node.summed_axes = tuple(summed)

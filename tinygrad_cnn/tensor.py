@@ -363,6 +363,55 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
+    # ----------------------------------------------------------------- in-place
+    # PyTorch's in-place arithmetic (ops/inplace.py): the result is written over this tensor's
+    # memory, its shape and dtype never change, and the same tensor is returned. Under
+    # no_grad() (the manual SGD step) it keeps its requires_grad; when recorded, the tensor
+    # moves behind the op; a leaf that requires grad is refused outside no_grad().
+    def __iadd__(self, other: Any) -> Tensor:
+        return ops.add_(self, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return ops.sub_(self, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return ops.mul_(self, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return ops.div_(self, other)
+
+    def add_(self, other: Any, alpha: Scalar = 1) -> Tensor:
+        """``self += alpha * other`` in place; returns ``self`` (see :func:`ops.add_`)."""
+        return ops.add_(self, other, alpha)
+
+    def sub_(self, other: Any, alpha: Scalar = 1) -> Tensor:
+        """``self -= alpha * other`` in place; returns ``self``."""
+        return ops.sub_(self, other, alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        """``self *= other`` in place; returns ``self``."""
+        return ops.mul_(self, other)
+
+    def div_(self, other: Any) -> Tensor:
+        """``self /= other`` in place (true division; refused for integer tensors)."""
+        return ops.div_(self, other)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` into ``self``, broadcast to its shape and cast to its dtype."""
+        return ops.copy_(self, src)
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` (a number or a 0-d tensor); returns ``self``."""
+        return ops.fill_(self, value)
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0; returns ``self``."""
+        return ops.zero_(self)
+
+    def clamp_(self, min: Scalar | None = None, max: Scalar | None = None) -> Tensor:
+        """Clamp into ``[min, max]`` in place (numbers; one may be None); returns ``self``."""
+        return ops.clamp_(self, min, max)
+
     # ----------------------------------------------------------------- elementwise
     def pow(self, exponent: Any) -> Tensor:
         """``self ** exponent``: a scalar exponent is an attribute, a tensor one an input."""

@@ -24,6 +24,22 @@ from tinygrad_cnn.ops.elementwise import (
     Sub,
     Tanh,
 )
+from tinygrad_cnn.ops.inplace import (
+    AddInPlace,
+    ClampInPlace,
+    CopyInPlace,
+    DivInPlace,
+    MulInPlace,
+    SubInPlace,
+    add_,
+    clamp_,
+    copy_,
+    div_,
+    fill_,
+    mul_,
+    sub_,
+    zero_,
+)
 from tinygrad_cnn.ops.loss import (
     CrossEntropy,
     LogSoftmax,
@@ -63,4 +79,8 @@ __all__ = [
     "avg_pool2d", "broadcast_to", "concatenate", "conv2d", "cross_entropy", "flatten",
     "getitem", "log_softmax", "matmul", "max_pool2d", "pad", "permute", "reduce_op", "reshape",
     "softmax", "squeeze", "stack", "unsqueeze",
+]  # fmt: skip
+__all__ += [  # in place (ops/inplace.py)
+    "AddInPlace", "ClampInPlace", "CopyInPlace", "DivInPlace", "MulInPlace", "SubInPlace",
+    "add_", "clamp_", "copy_", "div_", "fill_", "mul_", "sub_", "zero_",
 ]  # fmt: skip
