@@ -29,6 +29,23 @@ from tinygrad_cnn.ops import (
     softmax,
     stack,
 )
+from tinygrad_cnn.ops import (  # shapes, with PyTorch's names and signatures
+    cat,
+    chunk,
+    clone,
+    concat,
+    flatten,
+    flip,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    t,
+    transpose,
+    unbind,
+    unsqueeze,
+)
+from tinygrad_cnn.tensor import Size
 from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_cnn import checkpoint, data, debug, models, nn, optim, viz
 from tinygrad_cnn.debug import AnomalyError, GraphReport, check_graph, detect_anomaly
@@ -37,9 +54,10 @@ from tinygrad_cnn.viz import draw
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError", "Function", "GradcheckError", "GraphReport", "Tensor", "avg_pool2d",
-    "check_graph", "checkpoint",
-    "concatenate", "conv2d", "cross_entropy", "data", "debug", "detect_anomaly", "draw",
-    "enable_grad", "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d",
-    "models", "nn", "no_grad", "optim", "set_grad_enabled", "softmax", "stack", "viz",
+    "AnomalyError", "Function", "GradcheckError", "GraphReport", "Size", "Tensor", "avg_pool2d",
+    "cat", "check_graph", "checkpoint", "chunk", "clone", "concat", "concatenate", "conv2d",
+    "cross_entropy", "data", "debug", "detect_anomaly", "draw", "enable_grad", "flatten", "flip",
+    "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d", "models", "nn",
+    "no_grad", "optim", "permute", "reshape", "set_grad_enabled", "softmax", "split", "squeeze",
+    "stack", "t", "transpose", "unbind", "unsqueeze", "viz",
 ]  # fmt: skip
