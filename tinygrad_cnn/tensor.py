@@ -645,6 +645,12 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (ops.GetItem.apply(self, index=i) for i in range(self.shape[0]))
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError(
+            "Tensor does not support item assignment (x[index] = value): build the result out "
+            "of place instead, e.g. with cat, stack or arithmetic on a mask"
+        )
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """``np.asarray(tensor)``: the data (copied when ``copy`` or a dtype asks for it)."""
         if copy:

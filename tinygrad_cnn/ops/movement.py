@@ -278,7 +278,7 @@ def _normalize_slice(part: slice) -> slice:
 
 
 def _index_steps(index: Any) -> tuple[Any, Any]:
-    """PyTorch's indexing as (basic, advanced): ``x[basic][advanced]``; either may be None.
+    """PyTorch's indexing as (basic, advanced): ``x[basic][advanced]``, tuples or None (skip).
 
     PyTorch first applies ints, slices and ``None`` (an int removes its dim whatever else the
     index holds) and then indexes what is left with the arrays. numpy instead counts ints as
@@ -288,7 +288,7 @@ def _index_steps(index: Any) -> tuple[Any, Any]:
     """
     parts = index if isinstance(index, tuple) else (index,)
     if not any(isinstance(p, np.ndarray | bool) for p in parts):
-        return index, None
+        return parts, None
     basic: list[Any] = []
     advanced: list[Any] = []
     for part in parts:
