@@ -648,7 +648,7 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         raise TypeError(
             "Tensor does not support item assignment (x[index] = value): build the result out "
-            "of place instead, e.g. with cat, stack or arithmetic on a mask"
+            "of place instead, e.g. with cat, stack or x * mask + value * (1 - mask)"
         )
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
