@@ -231,9 +231,10 @@ def _basic_index(draw: st.DrawFn, shape: Shape) -> tuple[Any, ...]:
 
 @st.composite
 def _getitem_case(draw: st.DrawFn) -> Case:
-    """Basic indices, one integer array (with repeats), two broadcast arrays, or a mask."""
+    """Basic indices, one integer array (with repeats), two broadcast arrays, a mask, or an
+    int and an array anywhere (where PyTorch's result differs from numpy's)."""
     shape = draw(shapes(min_dims=1, max_dims=3, max_side=4))
-    kind = draw(st.sampled_from(["basic", "array", "two_arrays", "mask"]))
+    kind = draw(st.sampled_from(["basic", "array", "two_arrays", "mask", "int_and_array"]))
     if kind == "basic":
         index: Any = draw(_basic_index(shape))
     elif kind == "array":
@@ -243,6 +244,13 @@ def _getitem_case(draw: st.DrawFn) -> Case:
         if draw(st.booleans()) and positions.size % 2 == 0:
             positions = positions.reshape(2, -1)
         index = (*[slice(None)] * axis, positions)
+    elif kind == "int_and_array" and len(shape) >= 2:
+        parts: list[Any] = [slice(None)] * len(shape)
+        int_axis, array_axis = draw(st.permutations(range(len(shape))))[:2]
+        parts[int_axis] = draw(st.integers(-shape[int_axis], shape[int_axis] - 1))
+        n = shape[array_axis]
+        parts[array_axis] = np.array(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=4)))
+        index = tuple(parts)
     elif kind == "two_arrays" and len(shape) >= 2:
         length = draw(st.integers(1, 5))
         first = draw(st.lists(st.integers(0, shape[0] - 1), min_size=length, max_size=length))
@@ -256,6 +264,7 @@ def _getitem_case(draw: st.DrawFn) -> Case:
 
 
 def _torch_getitem(x: Any, *, index: Any) -> Any:
+    """``x[index]`` in torch, arrays as tensors (torch's semantics: ours match them)."""
     parts = index if isinstance(index, tuple) else (index,)
     converted = tuple(_torch().as_tensor(p) if isinstance(p, np.ndarray) else p for p in parts)
     return x[converted if isinstance(index, tuple) else converted[0]]
@@ -575,6 +584,7 @@ def _specs() -> dict[str, OpSpec]:
         ),
         OpSpec("getitem", _getitem_case(), lambda x, *, index: x[index], _torch_getitem),
         OpSpec("pad", _pad_case(), lambda x, **kw: x.pad(**kw), _torch_pad),
+        OpSpec("clone", any_values, lambda x: x.clone(), lambda x: x.clone()),
         OpSpec(
             "concatenate",
             _concatenate_case(),

@@ -286,11 +286,31 @@ def permute_calls(draw: st.DrawFn) -> Call:
         axes = (draw(NOT_INTS), *range(1, ndim))
     else:
         return Call("permute x junk", lambda: ops.permute(draw(NOT_ARRAYS), (0,)), ("permute",))
-    form = draw(st.sampled_from(["function", "permute", "transpose"]))
-    if form == "function":
+    if draw(st.booleans()):
         return Call(f"permute {kind}", lambda: ops.permute(x, axes), ("permute",))
-    method = getattr(x, form)
-    return Call(f"Tensor.{form} {kind}", lambda: method(*axes), ("permute",))
+    return Call(f"Tensor.permute {kind}", lambda: x.permute(*axes), ("permute",))
+
+
+@st.composite
+def transpose_calls(draw: st.DrawFn) -> Call:
+    """transpose with dims out of range or not ints, or numpy's one-permutation form."""
+    shape = draw(shapes(min_dims=0, max_dims=4, max_side=3))
+    limit = max(len(shape), 1)
+    x = tensor(shape)
+    kind = draw(st.sampled_from(["range", "junk", "numpy form", "x junk"]))
+    dims: Any = [0, 0]
+    if kind == "range":
+        dims[draw(st.integers(0, 1))] = draw(
+            st.integers(limit, limit + 3) | st.integers(-limit - 4, -limit - 1)
+        )
+    elif kind == "junk":
+        dims[draw(st.integers(0, 1))] = draw(NOT_INTS.filter(lambda v: v is not None))
+    elif kind == "numpy form":
+        dims = draw(st.sampled_from([[], [0], [0, 0, 0], list(range(len(shape) + 2))]))
+    else:
+        junk = draw(NOT_ARRAYS)
+        return Call("transpose x junk", lambda: ops.transpose(junk, 0, 0), ("transpose",))
+    return Call(f"Tensor.transpose {kind}", lambda: x.transpose(*dims), ("transpose",))
 
 
 @st.composite
@@ -302,8 +322,8 @@ def broadcast_calls(draw: st.DrawFn) -> Call:
         target: Any = (*shape[:-1], shape[-1] + draw(st.integers(1, 3)))
     elif kind == "fewer dims":
         target = shape[1:]
-    elif kind == "negative":
-        target = (*shape[:-1], draw(st.integers(-5, -1)))
+    elif kind == "negative":  # -1 keeps a dim in expand, below -1 is invalid in both
+        target = (*shape[:-1], draw(st.integers(-5, -2)))
     elif kind == "junk entry":
         target = (*shape[:-1], draw(NOT_INTS))
     else:
@@ -312,7 +332,9 @@ def broadcast_calls(draw: st.DrawFn) -> Call:
     if form == "function":
         return Call(f"broadcast_to {kind}", lambda: ops.broadcast_to(x, target), ("broadcast_to",))
     if form == "expand" and isinstance(target, tuple):
-        return Call(f"Tensor.expand {kind}", lambda: x.expand(*target), ("broadcast_to",))
+        return Call(f"Tensor.expand {kind}", lambda: x.expand(*target), ("expand",))
+    if form == "expand":
+        return Call(f"Tensor.expand {kind}", lambda: x.expand(target), ("expand",))
     return Call(f"Tensor.{form} {kind}", lambda: x.broadcast_to(target), ("broadcast_to",))
 
 
@@ -344,20 +366,19 @@ def join_calls(draw: st.DrawFn) -> Call:
     tensors: Any = [tensor(shape), tensor(shape)]
     axis: Any = 0
     kind = draw(
-        st.sampled_from(["empty", "shapes", "dtypes", "axis range", "axis junk", "member junk",
-                         "container junk"])
-    )  # fmt: skip
+        st.sampled_from(
+            ["empty", "shapes", "axis range", "axis junk", "member junk", "container junk"]
+        )
+    )  # fmt: skip  (mixed dtypes are promoted, as in PyTorch)
     if kind == "empty":
         tensors = draw(st.sampled_from([[], ()]))
     elif kind == "shapes":
         other = draw(SMALL_SHAPES.filter(lambda s: s != shape and len(s) != len(shape)))
         tensors = [tensor(shape), tensor(other)]
-    elif kind == "dtypes":
-        tensors = [tensor(shape), tensor(shape, np.float64)]
     elif kind == "axis range":
         axis = draw(st.integers(len(shape) + 1, len(shape) + 4))
-    elif kind == "axis junk":
-        axis = draw(NOT_INTS)
+    elif kind == "axis junk":  # None is the default dim (0)
+        axis = draw(NOT_INTS.filter(lambda v: v is not None))
     elif kind == "member junk":
         tensors = [tensor(shape), draw(NOT_ARRAYS)]
     else:
@@ -370,7 +391,9 @@ def join_calls(draw: st.DrawFn) -> Call:
 def getitem_calls(draw: st.DrawFn) -> Call:
     shape = draw(shapes(min_dims=1, max_dims=3, max_side=3))
     x = tensor(shape)
-    kind = draw(st.sampled_from(["out of range", "float", "junk", "float array"]))
+    kind = draw(
+        st.sampled_from(["out of range", "float", "junk", "float array", "nested list", "uint8"])
+    )
     if kind == "out of range":
         index: Any = draw(st.integers(shape[0], shape[0] + 5) | st.integers(-9, -shape[0] - 1))
         return Call("getitem out of range", lambda: x[index], ("getitem",), index_error=True)
@@ -378,6 +401,10 @@ def getitem_calls(draw: st.DrawFn) -> Call:
         index = draw(st.floats())
     elif kind == "junk":
         index = draw(st.sampled_from(["a", {}, object(), 1j, b"0", (0, "a")]))
+    elif kind == "nested list":  # PyTorch reads it as a tuple, numpy as one array
+        index = draw(st.sampled_from([[[0], [0]], [0, [0]], [Tensor(np.array([0]))], [0, None]]))
+    elif kind == "uint8":  # PyTorch reads it as a mask, numpy as positions
+        index = np.zeros(shape[0], dtype=np.uint8)
     else:
         index = draw(st.sampled_from([np.array([0.5]), [1.0], Tensor([0.0])]))
     return Call(f"getitem {kind}", lambda: x[index], ("getitem",))
@@ -394,13 +421,11 @@ def axis_calls(draw: st.DrawFn) -> Call:
     if kind == "range":
         limit = ndim + 1 if name == "unsqueeze" else ndim
         axis: Any = draw(st.integers(limit, limit + 3) | st.integers(-limit - 4, -limit - 1))
-    elif kind == "junk":
-        axis = draw(NOT_INTS)
+    elif kind == "junk":  # squeeze(None) squeezes every dim, squeeze([1]) a list of dims
+        axis = draw(NOT_INTS.filter(lambda v: name != "squeeze" or (v is not None and v != [1])))
     else:
         junk = draw(NOT_ARRAYS)
         return Call(f"{name} x junk", lambda: getattr(ops, name)(junk, 0), (name,))
-    if name == "squeeze" and kind == "range":
-        axis = draw(st.sampled_from([axis, 0]))  # axis 0 has size >= 2: not squeezable
     method = getattr(x, name)
     return Call(f"Tensor.{name} {kind}", lambda: method(axis), (name,))
 
@@ -536,6 +561,11 @@ def test_reshape_rejects_invalid_arguments(call: Call) -> None:
 
 @given(permute_calls())
 def test_permute_and_transpose_reject_invalid_arguments(call: Call) -> None:
+    assert_rejected(call)
+
+
+@given(transpose_calls())
+def test_transpose_rejects_invalid_arguments(call: Call) -> None:
     assert_rejected(call)
 
 

@@ -212,7 +212,7 @@ def test_recorded_in_place_ops_match_torch(name: str, f: Callable) -> None:
     z, tz = _pair([0.5, 2.0, -1.25], requires_grad=True)
     out, reference = f(x, z, None), f(tx, tz, torch)
     np.testing.assert_allclose(out.numpy(), reference.detach().numpy(), rtol=1e-14)
-    upstream = np.arange(1.0, 1.0 + out.size).reshape(out.shape)
+    upstream = np.arange(1.0, 1.0 + out.numel()).reshape(out.shape)
     out.backward(upstream)
     reference.backward(torch.tensor(upstream))
     for ours, theirs in ((x, tx), (z, tz)):

@@ -217,7 +217,7 @@ def test_softmax_is_finite_and_sums_to_one_for_huge_logits(
     atol = 1e-37 if dtype == np.float32 else 1e-300  # float32 subnormals carry few digits
     logits = Tensor(np.array(rows, dtype=dtype), requires_grad=True)
     probs = softmax(logits, axis=1)
-    probs.backward(np.arange(probs.size, dtype=dtype).reshape(probs.shape))
+    probs.backward(np.arange(probs.numel(), dtype=dtype).reshape(probs.shape))
     assert probs.dtype == dtype
     assert np.isfinite(probs.numpy()).all() and np.isfinite(logits.grad).all()
     np.testing.assert_allclose(probs.numpy().sum(axis=1), 1.0, rtol=rtol)

@@ -139,7 +139,8 @@ def test_item_and_numpy() -> None:
 
 def test_shape_ndim_size_dtype_len() -> None:
     t = Tensor(np.zeros((2, 3, 4)))
-    assert (t.shape, t.ndim, t.size, t.dtype, len(t)) == ((2, 3, 4), 3, 24, np.float64, 2)
+    assert (t.shape, t.ndim, t.numel(), t.dtype, len(t)) == ((2, 3, 4), 3, 24, np.float64, 2)
+    assert t.size() == (2, 3, 4) and t.size(1) == 3 and t.dim() == 3  # PyTorch's size()
     with pytest.raises(TypeError, match="0-d"):
         len(Tensor(1.0))
 

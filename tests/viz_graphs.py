@@ -63,7 +63,7 @@ def expression_graphs(
     poisoned = None
     if nan_leaf:
         poisoned = draw(st.sampled_from(leaves))
-        poisoned.data.reshape(-1)[draw(st.integers(0, poisoned.size - 1))] = np.nan
+        poisoned.data.reshape(-1)[draw(st.integers(0, poisoned.numel() - 1))] = np.nan
     tensors = list(leaves)
     for _ in range(draw(st.integers(1, 12))):
         step = draw(st.sampled_from(UNARY + BINARY))

@@ -31,16 +31,30 @@ from tinygrad_cnn.grad_mode import enable_grad, is_grad_enabled, no_grad, set_gr
 from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_cnn.ops import (
     avg_pool2d,
+    cat,
+    chunk,
+    clone,
+    concat,
     concatenate,
     conv2d,
     cross_entropy,
+    flatten,
+    flip,
     log_softmax,
     matmul,
     max_pool2d,
+    permute,
+    reshape,
     softmax,
+    split,
+    squeeze,
     stack,
+    t,
+    transpose,
+    unbind,
+    unsqueeze,
 )
-from tinygrad_cnn.tensor import Tensor
+from tinygrad_cnn.tensor import Size, Tensor
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
     from tinygrad_cnn import data, debug, viz
@@ -78,9 +92,10 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "AnomalyError", "Function", "GradcheckError", "GraphReport", "Tensor", "avg_pool2d",
-    "check_graph", "checkpoint",
-    "concatenate", "conv2d", "cross_entropy", "data", "debug", "detect_anomaly", "draw",
-    "enable_grad", "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d",
-    "models", "nn", "no_grad", "optim", "set_grad_enabled", "softmax", "stack", "viz",
+    "AnomalyError", "Function", "GradcheckError", "GraphReport", "Size", "Tensor", "avg_pool2d",
+    "cat", "check_graph", "checkpoint", "chunk", "clone", "concat", "concatenate", "conv2d",
+    "cross_entropy", "data", "debug", "detect_anomaly", "draw", "enable_grad", "flatten", "flip",
+    "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d", "models", "nn",
+    "no_grad", "optim", "permute", "reshape", "set_grad_enabled", "softmax", "split", "squeeze",
+    "stack", "t", "transpose", "unbind", "unsqueeze", "viz",
 ]  # fmt: skip

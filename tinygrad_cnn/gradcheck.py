@@ -610,12 +610,12 @@ def gradcheck(
     if not np.all(np.isfinite(out.data)):
         bad = int(np.count_nonzero(~np.isfinite(out.data)))
         raise ValueError(
-            f"{op}: fn's output has {bad} non-finite (NaN or inf) of {out.size} elements at "
+            f"{op}: fn's output has {bad} non-finite (NaN or inf) of {out.numel()} elements at "
             f"these inputs; check gradients at a point where fn is finite"
         )
     checked_size = sum(arrays[p].size for p in positions)
     full = mode == "full" or (
-        mode == "auto" and checked_size <= max_full_size and out.size <= max_full_size
+        mode == "auto" and checked_size <= max_full_size and out.numel() <= max_full_size
     )
     if full:
         _check_full(fn, arrays, analytic, eps, atol, rtol, op)

@@ -8,7 +8,7 @@ op lives in ``tinygrad_cnn/ops/``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -145,19 +145,21 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def size(self) -> int:
-        """The number of elements."""
-        return self.data.size
-
-    @property
     def is_leaf(self) -> bool:
         """True when no recorded op made this tensor (inputs and parameters)."""
         return self._ctx is None
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - numpy's and PyTorch's name
-        """The tensor with its axes reversed."""
-        return self.transpose()
+        """The tensor with its dims reversed (the transpose of a matrix)."""
+        return ops.permute(self)
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """A batch of matrices transposed: the last two dims swapped (needs 2 or more dims)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: expects a tensor with >= 2 dimensions, got shape {self.shape}")
+        return ops.transpose(self, -2, -1)
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -203,7 +205,7 @@ class Tensor:
                 "requires_grad=True (and outside no_grad())"
             )
         if grad is None:
-            if self.size != 1:
+            if self.numel() != 1:
                 raise RuntimeError(
                     f"backward(): output of shape {self.shape} is not a scalar; pass the "
                     f"upstream gradient, e.g. backward(np.ones({self.shape}))"
@@ -254,7 +256,7 @@ class Tensor:
 
     def item(self) -> float | int:
         """The value of a one-element tensor as a Python number."""
-        if self.size != 1:
+        if self.numel() != 1:
             raise ValueError(f"item(): expected a tensor with one element, got shape {self.shape}")
         return self.data.item()
 
@@ -263,15 +265,23 @@ class Tensor:
         return self.data.tolist()
 
     def astype(self, dtype: Any) -> Tensor:
-        """Cast to ``dtype`` (differentiable: the gradient is cast back)."""
+        """Cast to ``dtype``; to a float dtype differentiable (the gradient is cast back).
+
+        An integer or bool result has no gradient, as in PyTorch.
+        """
+        return self._cast("astype", dtype)
+
+    def _cast(self, op: str, dtype: Any) -> Tensor:
         try:
             target = np.dtype(dtype) if dtype is not None else None  # np.dtype(None) is float64
         except TypeError as error:
-            raise TypeError(f"astype: {error}") from None
+            raise TypeError(f"{op}: {error}") from None
         if target is None or target.kind not in "biuf":
-            raise TypeError(f"astype: expected a real number dtype, got {dtype!r}")
+            raise TypeError(f"{op}: expected a real number dtype, got {dtype!r}")
         if target == self.dtype:
             return self
+        if target.kind != "f":  # as in PyTorch, an integer or bool result has no gradient
+            return ops.Cast.apply(self.detach(), dtype=target)
         return ops.Cast.apply(self, dtype=target)
 
     def float(self) -> Tensor:
@@ -289,7 +299,7 @@ class Tensor:
                 raise TypeError(f"argmax: axis must be an int or None, got {axis!r}")
             if not -self.ndim <= axis < self.ndim:
                 raise ValueError(f"argmax: axis {axis} is out of range for shape {self.shape}")
-        if (self.size if axis is None else self.shape[axis]) == 0:
+        if (self.numel() if axis is None else self.shape[axis]) == 0:
             raise ValueError(f"argmax: cannot take the argmax of an empty axis, shape {self.shape}")
         return Tensor(np.argmax(self.data, axis=axis))
 
@@ -483,38 +493,224 @@ class Tensor:
         """Minimum over ``axis``; tied minima share the gradient equally."""
         return ops.reduce_op(ops.Min, self, axis, keepdims)
 
-    # ----------------------------------------------------------------- movement
+    # ----------------------------------------------------------------- shapes
+    # PyTorch's signatures and semantics; the ops live in tinygrad_cnn/ops/movement.py.
+    def size(self, dim: int | None = None) -> Size | int:
+        """The shape as a :class:`Size` (a tuple), or the size of dim ``dim`` as an int.
+
+        Not numpy's ``size`` (the number of elements): that is :meth:`numel`.
+        """
+        if dim is None:
+            return Size(self.data.shape)
+        if self.ndim == 0:
+            raise ValueError(f"size: a 0-d tensor has no dim {dim!r}")
+        return self.data.shape[ops.wrap_dim("size", dim, self.ndim)]
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return self.data.size
+
+    def dim(self) -> int:
+        """The number of dimensions (``ndim``)."""
+        return self.data.ndim
+
+    def view(self, *shape: int) -> Tensor:
+        """:meth:`reshape` under PyTorch's name: ``x.view(2, -1)``, ``x.view((2, -1))``.
+
+        A superset of PyTorch's: where the memory layout allows no view (``x.t().view(-1)``,
+        which PyTorch refuses) this returns a copy. ``view(dtype)`` is not supported.
+        """
+        if len(shape) == 1 and isinstance(shape[0], type | np.dtype | str):
+            raise TypeError(
+                f"view: view(dtype), reinterpreting the bytes as another dtype, is not "
+                f"supported (got {shape[0]!r}); use .to(dtype) to convert the values"
+            )
+        return ops.view(self, _shape_arg(shape))
+
+    def view_as(self, other: Tensor) -> Tensor:
+        """``self.view(other.shape)``."""
+        return self.view(_other("view_as", other).shape)
+
     def reshape(self, *shape: int) -> Tensor:
-        """The same data viewed with another shape (one entry may be -1)."""
+        """The same data with another shape, ``x.reshape(2, -1)`` or ``x.reshape((2, -1))``."""
         return ops.reshape(self, _shape_arg(shape))
 
+    def reshape_as(self, other: Tensor) -> Tensor:
+        """``self.reshape(other.shape)``."""
+        return self.reshape(_other("reshape_as", other).shape)
+
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        """Merge the axes ``start_dim..end_dim`` into one."""
+        """Merge the dims ``start_dim..end_dim`` into one (a 0-d tensor becomes ``(1,)``)."""
         return ops.flatten(self, start_dim, end_dim)
 
-    def squeeze(self, axis: int) -> Tensor:
-        """Remove the size-1 axis ``axis``."""
-        return ops.squeeze(self, axis)
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> Tensor:
+        """Remove every size-1 dim, or those among ``dim`` (an int or a tuple).
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        """Insert a size-1 axis at ``axis``."""
-        return ops.unsqueeze(self, axis)
+        As in PyTorch, a named dim whose size is not 1 is left alone (no error).
+        """
+        return ops.squeeze(self, dim)
 
-    def transpose(self, *axes: int) -> Tensor:
-        """Permute the axes (reverse them when none are given), like ``numpy.transpose``."""
-        return ops.permute(self, _shape_arg(axes) if axes else None)
+    def unsqueeze(self, dim: int) -> Tensor:
+        """Insert a size-1 dim at ``dim`` (negative counts from the end: -1 appends)."""
+        return ops.unsqueeze(self, dim)
 
-    def permute(self, *axes: int) -> Tensor:
-        """Reorder the axes: ``x.permute(0, 2, 3, 1)``."""
-        return ops.permute(self, _shape_arg(axes))
+    def transpose(self, dim0: int | None = None, dim1: int | None = None, *more: int) -> Tensor:
+        """Swap the dims ``dim0`` and ``dim1``, as PyTorch's ``transpose``.
 
-    def expand(self, *shape: int) -> Tensor:
-        """Broadcast to ``shape`` (the gradient is summed back)."""
-        return ops.broadcast_to(self, _shape_arg(shape))
+        Not ``numpy.transpose``, which takes every axis: reorder all dims with
+        :meth:`permute` (``x.permute(2, 0, 1)``), reverse them with ``x.T``.
+        """
+        if dim0 is None or dim1 is None or more:
+            given = tuple(d for d in (dim0, dim1, *more) if d is not None)
+            raise TypeError(
+                f"transpose: expected two dims (dim0, dim1) to swap, as in PyTorch, got "
+                f"{given}; to reorder every dim as numpy.transpose does use "
+                f"permute{given if more else '(...)'}"
+            )
+        return ops.transpose(self, dim0, dim1)
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix (a 0-d or 1-d tensor is returned as it is)."""
+        return ops.t(self)
+
+    def permute(self, *dims: int) -> Tensor:
+        """Reorder the dims: ``x.permute(0, 2, 3, 1)`` or ``x.permute((0, 2, 3, 1))``."""
+        return ops.permute(self, _shape_arg(dims))
+
+    def expand(self, *sizes: int) -> Tensor:
+        """Broadcast to ``sizes`` (``-1`` keeps a dim); the gradient is summed back."""
+        return ops.expand(self, _shape_arg(sizes))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        """``self.expand(other.shape)``."""
+        return self.expand(_other("expand_as", other).shape)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         """Broadcast to ``shape`` (the gradient is summed back)."""
         return ops.broadcast_to(self, shape)
+
+    def repeat(self, *sizes: int) -> Tensor:
+        """Tile ``sizes[i]`` times along dim ``i`` (PyTorch's ``repeat``, numpy's ``tile``)."""
+        return ops.repeat(self, _shape_arg(sizes))
+
+    def flip(self, *dims: int) -> Tensor:
+        """Reverse the order of the elements along ``dims``: ``x.flip(0)``, ``x.flip((0, 1))``."""
+        if not dims:
+            raise TypeError("flip: expected the dims to flip, e.g. x.flip(0), got none")
+        return ops.flip(self, _shape_arg(dims))
+
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple:
+        """Pieces of ``split_size`` along ``dim`` (the last smaller), or of the given sizes."""
+        return ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """``chunks`` pieces along ``dim`` by PyTorch's rule (maybe fewer, see ``ops.chunk``)."""
+        return ops.chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0) -> tuple:
+        """The slices along ``dim``, that dim removed."""
+        return ops.unbind(self, dim)
+
+    def clone(self) -> Tensor:
+        """A copy in new memory, differentiable (the gradient passes through)."""
+        return ops.clone(self)
+
+    def contiguous(self) -> Tensor:
+        """``self`` if its memory is C-contiguous, else a differentiable contiguous copy."""
+        return self if self.data.flags.c_contiguous else ops.clone(self)
+
+    def is_contiguous(self) -> bool:
+        """Whether the memory is C-contiguous (row-major without gaps)."""
+        return bool(self.data.flags.c_contiguous)
+
+    def to(
+        self,
+        *args: Any,
+        dtype: Any = None,
+        device: Any = None,
+        non_blocking: bool = False,
+        copy: bool = False,
+    ) -> Tensor:
+        """Convert to a dtype: ``x.to(np.float64)``, ``x.to(other)`` (other's dtype).
+
+        A device is accepted only when it is the CPU (``"cpu"``, ``device="cpu"``): this
+        library has no other device, and any other raises ``ValueError``. ``copy=True``
+        always returns a new tensor; ``non_blocking`` is ignored. Converting to an integer
+        or bool dtype gives a tensor without gradient, as in PyTorch.
+        """
+        if len(args) > 2:
+            raise TypeError(f"to: expected at most a device and a dtype, got {args!r}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype if dtype is None else dtype
+            elif _is_device(arg):
+                device = arg
+            elif dtype is None:
+                dtype = arg
+            else:
+                raise TypeError(f"to: got two dtypes, {dtype!r} and {arg!r}")
+        if device is not None and not _is_cpu(device):
+            raise ValueError(
+                f"to: this library runs on the CPU only, there is no device {device!r}"
+            )
+        out = self if dtype is None else self._cast("to", dtype)
+        return out.clone() if copy and out is self else out
+
+    def cpu(self) -> Tensor:
+        """``self``: tensors always live on the CPU here."""
+        return self
+
+    def long(self) -> Tensor:
+        """Cast to int64 (no gradient)."""
+        return self.astype(np.int64)
+
+    def int(self) -> Tensor:
+        """Cast to int32 (no gradient)."""
+        return self.astype(np.int32)
+
+    def bool(self) -> Tensor:
+        """Cast to bool (no gradient)."""
+        return self.astype(np.bool_)
+
+    def __float__(self) -> float:
+        return float(self._one_value())
+
+    def __int__(self) -> int:
+        return int(self._one_value())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            amount = "no values" if self.data.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {amount} is ambiguous")
+        return bool(self.data.reshape(())[()])
+
+    def __index__(self) -> int:
+        if self.data.size != 1 or self.dtype.kind not in "biu":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.data.reshape(())[()])
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (ops.GetItem.apply(self, index=i) for i in range(self.shape[0]))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError(
+            "Tensor does not support item assignment (x[index] = value): build the result out "
+            "of place instead, e.g. with cat, stack or x * mask + value * (1 - mask)"
+        )
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(tensor)``: the data (copied when ``copy`` or a dtype asks for it)."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return np.asarray(self.data, dtype=dtype)
+
+    def _one_value(self) -> Any:
+        """The only element, for ``float(t)`` and ``int(t)``."""
+        if self.data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.data.reshape(())[()]
 
     def pad(self, pad_width: Any, value: float = 0.0) -> Tensor:
         """Pad with a constant, ``pad_width`` as in ``numpy.pad``."""
@@ -550,6 +746,46 @@ class Tensor:
     def cross_entropy(self, labels: Any, reduction: str = "mean") -> Tensor:
         """Softmax cross-entropy of logits ``(N, K)`` against integer labels ``(N,)``."""
         return ops.cross_entropy(self, labels, reduction)
+
+
+class Size(tuple):
+    """A tensor's shape, as PyTorch's ``torch.Size``: a tuple of ints with ``numel()``.
+
+    Returned by :meth:`Tensor.size`; compares equal to the plain tuple ``Tensor.shape``.
+    """
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape."""
+        return int(np.prod(self, dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return f"Size({list(self)})"
+
+
+def _other(op: str, other: Any) -> Tensor:
+    """``other`` of ``view_as`` and the like, which must be a Tensor."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(other).__name__}")
+    return other
+
+
+def _is_device(value: Any) -> bool:
+    """Whether an argument of ``to`` names a device: a string other than a dtype name."""
+    if type(value).__name__ == "device":  # torch.device
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        return np.dtype(value).kind not in "biuf"
+    except TypeError:
+        return True
+
+
+def _is_cpu(device: Any) -> bool:
+    name = getattr(device, "type", device)
+    return isinstance(name, str) and name.split(":")[0] == "cpu"
 
 
 def _operand(op: str, value: Any) -> Tensor:

@@ -78,7 +78,7 @@ def _check_tensor(op: str, tensor: Tensor) -> None:
         raise TypeError(f"{op}: expected a Tensor, got {type(tensor).__name__}")
     if not np.issubdtype(tensor.dtype, np.floating):
         raise TypeError(f"{op}: expected a floating-point tensor, got dtype {tensor.dtype}")
-    if tensor.size == 0:
+    if tensor.numel() == 0:
         raise ValueError(f"{op}: cannot initialise an empty tensor of shape {tensor.shape}")
 
 

@@ -51,6 +51,7 @@ from tinygrad_cnn.ops.loss import (
 from tinygrad_cnn.ops.matmul import Matmul, matmul
 from tinygrad_cnn.ops.movement import (
     BroadcastTo,
+    Clone,
     Concatenate,
     GetItem,
     Pad,
@@ -58,27 +59,42 @@ from tinygrad_cnn.ops.movement import (
     Reshape,
     Stack,
     broadcast_to,
+    cat,
+    chunk,
+    clone,
+    concat,
     concatenate,
+    expand,
     flatten,
+    flip,
     getitem,
     pad,
     permute,
+    promote_dtypes,
+    repeat,
     reshape,
+    split,
     squeeze,
     stack,
+    t,
+    transpose,
+    unbind,
     unsqueeze,
+    view,
+    wrap_dim,
 )
 from tinygrad_cnn.ops.pool import AvgPool2d, MaxPool2d, avg_pool2d, max_pool2d
 from tinygrad_cnn.ops.reduce import Max, Mean, Min, Sum, reduce_op
 
 __all__ = [
-    "Abs", "Add", "AvgPool2d", "BroadcastTo", "Cast", "Concatenate", "Conv2d", "CrossEntropy",
-    "Div", "Exp", "GetItem", "Log", "LogSoftmax", "Matmul", "Max", "MaxPool2d", "Maximum",
-    "Mean", "Min", "Minimum", "Mul", "Neg", "Pad", "Permute", "Pow", "PowScalar", "Relu",
-    "Reshape", "Sigmoid", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh",
-    "avg_pool2d", "broadcast_to", "concatenate", "conv2d", "cross_entropy", "flatten",
-    "getitem", "log_softmax", "matmul", "max_pool2d", "pad", "permute", "reduce_op", "reshape",
-    "softmax", "squeeze", "stack", "unsqueeze",
+    "Abs", "Add", "AvgPool2d", "BroadcastTo", "Cast", "Clone", "Concatenate", "Conv2d",
+    "CrossEntropy", "Div", "Exp", "GetItem", "Log", "LogSoftmax", "Matmul", "Max", "MaxPool2d",
+    "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pad", "Permute", "Pow", "PowScalar",
+    "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh", "avg_pool2d",
+    "broadcast_to", "cat", "chunk", "clone", "concat", "concatenate", "conv2d", "cross_entropy",
+    "expand", "flatten", "flip", "getitem", "log_softmax", "matmul", "max_pool2d", "pad",
+    "permute", "promote_dtypes", "reduce_op", "repeat", "reshape", "softmax", "split", "squeeze",
+    "stack", "t", "transpose", "unbind", "unsqueeze", "view", "wrap_dim",
 ]  # fmt: skip
 __all__ += [  # in place (ops/inplace.py)
     "AddInPlace", "ClampInPlace", "CopyInPlace", "DivInPlace", "MulInPlace", "SubInPlace",

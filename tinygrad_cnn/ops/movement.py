@@ -1,11 +1,15 @@
-"""Shape ops: reshape, permute, broadcast, indexing, padding, concatenation and stacking.
+"""Shape ops: reshape, permute, broadcast, indexing, padding, copying, joining and splitting.
 
 None of them changes a value, so each backward only moves the gradient back to where the
-value came from.
+value came from. The functions follow PyTorch's signatures and semantics (``dim``, negative
+dims, ``transpose`` swapping two dims, ``squeeze`` keeping a dim that is not size 1,
+PyTorch's indexing rules); ``view``, ``transpose``, ``t``, ``expand``, ``repeat``, ``flip``,
+``split``, ``chunk`` and ``unbind`` are made of the registered ops below.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,25 +53,36 @@ class BroadcastTo(Function):
 
 
 class GetItem(Function):
-    """out = x[index] (slices, ints, None, Ellipsis, integer or boolean arrays).
+    """out = x[index] with PyTorch's semantics (see :func:`getitem`).
 
-    Backward scatters the gradient into zeros; repeated integer indices add up.
+    ``index`` is already normalized by :func:`getitem`. Without integer or boolean arrays
+    (basic indexing) the output is numpy's ``x[index]``. With them, the index is applied in
+    two steps as PyTorch does: first the ints, slices and ``None`` (arrays replaced by full
+    slices), then the arrays on what is left. Backward scatters the gradient into zeros;
+    repeated integer indices add up.
     """
 
     def forward(self, x: np.ndarray, *, index: Any) -> np.ndarray:
         self.input_shape, self.input_dtype = x.shape, x.dtype
+        self.steps = _index_steps(index)
+        basic, advanced = self.steps
         try:
-            return np.asarray(x[index])
+            out = x[basic] if basic is not None else x
+            return np.asarray(out if advanced is None else out[advanced])
         except IndexError as error:
             raise IndexError(f"getitem: {error} (tensor of shape {x.shape})") from None
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         grad = np.zeros(self.input_shape, dtype=self.input_dtype)
-        index = self.attrs["index"]
-        if _is_advanced(index):
-            np.add.at(grad, index, g)
+        basic, advanced = self.steps
+        if advanced is None:
+            grad[basic] = g
+            return (grad,)
+        target = grad[basic] if basic is not None else grad  # a view: basic indexing
+        if all(p.dtype == bool for p in advanced if isinstance(p, np.ndarray)):
+            target[advanced] = g  # masks select each element once
         else:
-            grad[index] = g
+            np.add.at(target, advanced, g)
         return (grad,)
 
 
@@ -98,6 +113,16 @@ class Concatenate(Function):
         return tuple(np.split(g, np.cumsum(self.sizes)[:-1], axis=self.attrs["axis"]))
 
 
+class Clone(Function):
+    """out = a copy of x in new (C-contiguous) memory; the gradient passes through."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x.copy()
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (g,)
+
+
 class Stack(Function):
     """out = the inputs stacked along a new ``axis``; each gets its slice of the gradient."""
 
@@ -109,15 +134,7 @@ class Stack(Function):
         return tuple(np.take(g, i, axis=axis) for i in range(g.shape[axis]))
 
 
-# ---------------------------------------------------------------------- functional wrappers
-def _is_advanced(index: Any) -> bool:
-    parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(p, np.ndarray | list) for p in parts)
-
-
-_INDEX_PARTS = (int, np.integer, np.bool_, slice, type(None), type(Ellipsis), np.ndarray)
-
-
+# ---------------------------------------------------------------------- argument checks
 def _check_tensor(op: str, x: Any) -> None:
     """Raise TypeError when the input of ``op`` is not a Tensor."""
     if not isinstance(x, Tensor):  # any other input (None too) is a TypeError naming the op
@@ -131,32 +148,6 @@ def _check_int(op: str, name: str, value: Any) -> int:
     return int(value)
 
 
-def _normalize_index(index: Any) -> Any:
-    """Tensors and lists inside an index become numpy arrays; everything else is kept."""
-    parts = index if isinstance(index, tuple) else (index,)
-    out = []
-    for part in parts:
-        if isinstance(part, Tensor):
-            part = part.data
-        if isinstance(part, list | tuple):
-            part = np.asarray(part)
-        if isinstance(part, np.ndarray) and not (
-            np.issubdtype(part.dtype, np.integer) or part.dtype == bool
-        ):
-            raise TypeError(f"getitem: index arrays must be integers or booleans, got {part.dtype}")
-        if isinstance(part, float):
-            raise TypeError(
-                f"getitem: indices must be ints, slices or arrays, got the float {part}"
-            )
-        if not isinstance(part, _INDEX_PARTS):  # e.g. "a": a TypeError naming getitem
-            raise TypeError(
-                f"getitem: indices must be ints, slices, None, Ellipsis or integer/boolean "
-                f"arrays, got {type(part).__name__} {part!r}"
-            )
-        out.append(part)
-    return tuple(out) if isinstance(index, tuple) else out[0]
-
-
 def _ints(op: str, what: str, values: Sequence[Any]) -> tuple[int, ...]:
     """``values`` as a tuple of ints; floats and other types raise instead of truncating."""
     if isinstance(values, int | np.integer) and not isinstance(values, bool):
@@ -168,26 +159,201 @@ def _ints(op: str, what: str, values: Sequence[Any]) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
+def wrap_dim(op: str, dim: Any, ndim: int, name: str = "dim") -> int:
+    """``dim`` in ``[0, ndim)``, negative dims counting from the end (PyTorch's rule).
+
+    A 0-d tensor accepts dims ``-1`` and ``0``, as in PyTorch.
+    """
+    dim = _check_int(op, name, dim)
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise ValueError(
+            f"{op}: {name} {dim} is out of range for a tensor with {ndim} dimensions "
+            f"(expected -{n}..{n - 1})"
+        )
+    return dim % n
+
+
+def _dim_or_axis(op: str, dim: Any, axis: Any, default: Any = 0) -> Any:
+    """PyTorch's ``dim`` or numpy's ``axis`` (one of them), else ``default``."""
+    if axis is None:
+        return default if dim is None else dim
+    if dim is not None and dim != axis:
+        raise TypeError(f"{op}: got both dim={dim!r} and axis={axis!r}; pass one of them")
+    return axis
+
+
+def _dims(op: str, dims: Any, ndim: int) -> tuple[int, ...]:
+    """One dim or a sequence of distinct dims, each wrapped by :func:`wrap_dim`."""
+    wrapped = tuple(wrap_dim(op, d, ndim) for d in _ints(op, "dims", dims))
+    if len(set(wrapped)) != len(wrapped):
+        raise ValueError(f"{op}: dims {tuple(dims)} name one dim more than once")
+    return wrapped
+
+
+# ---------------------------------------------------------------------- indexing
+# torch reads a short list holding any of these as a tuple of indices (x[[[0, 1], [1, 2]]] is
+# x[[0, 1], [1, 2]]), numpy as one array; lists of 32 or more entries are one array in both.
+_TUPLE_LIKE_LIST_LIMIT = 32
+
+_INDEX_PARTS = (int, np.integer, np.bool_, slice, type(None), type(Ellipsis), np.ndarray)
+
+
+def _normalize_index(index: Any) -> Any:
+    """Check an index and bring its parts to ints, bools, slices, None, ``...`` and arrays.
+
+    Tensors, lists and tuples inside an index become arrays; 0-d integer (boolean) arrays
+    become ints (bools), as PyTorch treats a 0-d tensor index as a number.
+    """
+    if isinstance(index, list) and len(index) < _TUPLE_LIKE_LIST_LIMIT:
+        if any(_is_sequence_like(part) for part in index):
+            raise TypeError(
+                "getitem: a list index holding lists, Tensors, arrays, slices, None or "
+                "Ellipsis is read as a tuple of indices by PyTorch and as one array by numpy; "
+                "write x[tuple(index)] for several indices or x[np.array(index)] for one array"
+            )
+    parts = index if isinstance(index, tuple) else (index,)
+    out = [_normalize_index_part(part) for part in parts]
+    return tuple(out) if isinstance(index, tuple) else out[0]
+
+
+def _is_sequence_like(part: Any) -> bool:
+    return (
+        (
+            isinstance(part, Tensor | np.ndarray | Sequence | slice)
+            and not isinstance(part, str | bytes)
+        )
+        or part is None
+        or part is Ellipsis
+    )
+
+
+def _normalize_index_part(part: Any) -> Any:
+    if isinstance(part, Tensor):
+        part = part.data
+    elif isinstance(part, list | tuple):
+        part = np.asarray(part)
+        if part.size == 0:
+            part = part.astype(np.intp)  # [] is an empty integer index, not a float array
+    if isinstance(part, np.ndarray):
+        if part.dtype == bool:
+            return bool(part) if part.ndim == 0 else part
+        if part.dtype == np.uint8:
+            raise TypeError(
+                "getitem: a uint8 index array is a mask to PyTorch (deprecated) and integer "
+                "positions to numpy; use a bool array for a mask, int64 for positions"
+            )
+        if not np.issubdtype(part.dtype, np.integer):
+            raise TypeError(f"getitem: index arrays must be integers or booleans, got {part.dtype}")
+        return int(part) if part.ndim == 0 else part
+    if isinstance(part, np.bool_):
+        return bool(part)
+    if isinstance(part, np.integer):
+        return int(part)
+    if isinstance(part, float | np.floating):
+        raise TypeError(f"getitem: indices must be ints, slices or arrays, got the float {part}")
+    if isinstance(part, slice):
+        return _normalize_slice(part)
+    if not isinstance(part, _INDEX_PARTS):  # e.g. "a": a TypeError naming getitem
+        raise TypeError(
+            f"getitem: indices must be ints, slices, None, Ellipsis or integer/boolean "
+            f"arrays, got {type(part).__name__} {part!r}"
+        )
+    return part
+
+
+def _normalize_slice(part: slice) -> slice:
+    bounds = []
+    for bound in (part.start, part.stop, part.step):
+        if isinstance(bound, Tensor) and bound.numel() == 1:
+            bound = bound.data.reshape(())[()]
+        if bound is not None and (
+            isinstance(bound, bool | np.bool_) or not isinstance(bound, int | np.integer)
+        ):
+            raise TypeError(f"getitem: slice bounds must be ints or None, got {part!r}")
+        bounds.append(None if bound is None else int(bound))
+    if bounds[2] == 0:
+        raise ValueError(f"getitem: slice step cannot be zero, got {part!r}")
+    return slice(*bounds)
+
+
+def _index_steps(index: Any) -> tuple[Any, Any]:
+    """PyTorch's indexing as (basic, advanced): ``x[basic][advanced]``, tuples or None (skip).
+
+    PyTorch first applies ints, slices and ``None`` (an int removes its dim whatever else the
+    index holds) and then indexes what is left with the arrays. numpy instead counts ints as
+    advanced indices when arrays are present, which moves the broadcast dims elsewhere:
+    ``x[0, :, [1, 2]]`` on shape (3, 4, 5) is (4, 2) in PyTorch, (2, 4) in numpy. A Python
+    bool adds a size-1 dim that a one-entry mask then keeps (True) or empties (False).
+    """
+    parts = index if isinstance(index, tuple) else (index,)
+    if not any(isinstance(p, np.ndarray | bool) for p in parts):
+        return parts, None
+    basic: list[Any] = []
+    advanced: list[Any] = []
+    for part in parts:
+        if isinstance(part, bool):
+            basic.append(None)
+            advanced.append(np.array([part]))
+        elif isinstance(part, np.ndarray):
+            basic.extend([slice(None)] * (part.ndim if part.dtype == bool else 1))
+            advanced.append(part)
+        elif part is None or isinstance(part, slice):
+            basic.append(part)
+            advanced.append(slice(None))
+        elif part is Ellipsis:  # covers as many dims in both steps
+            basic.append(part)
+            advanced.append(part)
+        else:  # an int: applied by the first step, gone from the second
+            basic.append(part)
+    if all(p is Ellipsis or p == slice(None) for p in basic):
+        return None, tuple(advanced)
+    return tuple(basic), tuple(advanced)
+
+
 def getitem(x: Tensor, index: Any) -> Tensor:
-    """``x[index]`` with numpy's basic and integer-array indexing."""
+    """``x[index]`` with PyTorch's semantics.
+
+    Ints, slices (negative steps too, which PyTorch refuses), ``None``, ``...``, integer and
+    boolean arrays, lists and Tensors. Where PyTorch and numpy differ, PyTorch's result:
+    an int always removes its dim first (``x[0, :, [1, 2]]`` has shape ``(d1, 2)``), a 0-d
+    integer Tensor counts as an int. Raises ``TypeError`` for the cases PyTorch itself reads
+    ambiguously: a short list holding sequences (``x[[[0, 1], [1, 2]]]``) and uint8 arrays.
+    """
+    _check_tensor("getitem", x)
     return GetItem.apply(x, index=_normalize_index(index))
 
 
+# ---------------------------------------------------------------------- shapes
 def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
     """``x`` with a new shape of the same size; one entry may be -1."""
-    _check_tensor("reshape", x)
-    shape = _ints("reshape", "shape", shape)
+    return _reshape("reshape", x, shape)
+
+
+def view(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """:func:`reshape` under PyTorch's name.
+
+    A superset of PyTorch's ``view``: where PyTorch refuses a tensor whose memory layout
+    does not allow a view (``x.t().view(-1)``), this returns a copy, like ``reshape``.
+    """
+    return _reshape("view", x, shape)
+
+
+def _reshape(op: str, x: Tensor, shape: Sequence[int]) -> Tensor:
+    _check_tensor(op, x)
+    shape = _ints(op, "shape", shape)
+    size = x.numel()
     error = ValueError(
-        f"reshape: cannot reshape a tensor of shape {x.shape} (size {x.size}) into {shape}"
+        f"{op}: cannot reshape a tensor of shape {x.shape} (size {size}) into {shape}"
     )
     if shape.count(-1) > 1 or any(n < -1 for n in shape):
         raise error
     known = int(np.prod([n for n in shape if n != -1]))
     if -1 in shape:
-        if known == 0 or x.size % known:
+        if known == 0 or size % known:
             raise error
-        shape = tuple(x.size // known if n == -1 else n for n in shape)
-    elif known != x.size:
+        shape = tuple(size // known if n == -1 else n for n in shape)
+    elif known != size:
         raise error
     if shape == x.shape:
         return x
@@ -195,69 +361,228 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge the axes ``start_dim`` to ``end_dim`` (inclusive) into one."""
+    """Merge the dims ``start_dim`` to ``end_dim`` (inclusive) into one; 0-d gives ``(1,)``."""
     _check_tensor("flatten", x)
-    dims = (
-        _check_int("flatten", "start_dim", start_dim),
-        _check_int("flatten", "end_dim", end_dim),
-    )
+    start = wrap_dim("flatten", start_dim, x.ndim, "start_dim")
+    end = wrap_dim("flatten", end_dim, x.ndim, "end_dim")
     if x.ndim == 0:
         return reshape(x, (1,))
-    if any(not -x.ndim <= d < x.ndim for d in dims):  # in [-ndim, ndim): no wrapping around
-        raise ValueError(f"flatten: dims {dims} are out of range for {x.ndim} dimensions")
-    start, end = start_dim % x.ndim, end_dim % x.ndim
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     merged = int(np.prod(x.shape[start : end + 1]))
     return reshape(x, (*x.shape[:start], merged, *x.shape[end + 1 :]))
 
 
-def squeeze(x: Tensor, axis: int) -> Tensor:
-    """Remove the size-1 axis ``axis``."""
+def squeeze(x: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
+    """Remove size-1 dims: all of them (``dim=None``), or those of ``dim`` (an int or a tuple).
+
+    As in PyTorch, a named dim whose size is not 1 is kept, not an error.
+    """
     _check_tensor("squeeze", x)
-    axis = _check_int("squeeze", "axis", axis)
-    if not -x.ndim <= axis < x.ndim or x.shape[axis] != 1:
-        raise ValueError(f"squeeze: axis {axis} of shape {x.shape} is not a size-1 axis")
-    axis %= x.ndim
-    return reshape(x, x.shape[:axis] + x.shape[axis + 1 :])
-
-
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
-    """Insert a size-1 axis at position ``axis`` (negative counts from the end)."""
-    _check_tensor("unsqueeze", x)
-    axis = _check_int("unsqueeze", "axis", axis)
-    if not -x.ndim - 1 <= axis <= x.ndim:
-        raise ValueError(f"unsqueeze: axis {axis} is out of range for {x.ndim} dimensions")
-    axis %= x.ndim + 1
-    return reshape(x, (*x.shape[:axis], 1, *x.shape[axis:]))
-
-
-def permute(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
-    """Reorder the axes; ``None`` reverses them (like ``numpy.transpose``)."""
-    _check_tensor("permute", x)
-    axes = tuple(range(x.ndim))[::-1] if axes is None else _ints("permute", "axes", axes)
-    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)) or any(
-        not -x.ndim <= a < x.ndim for a in axes
-    ):
-        raise ValueError(f"permute: {axes} is not a permutation of the axes of shape {x.shape}")
-    axes = tuple(a % x.ndim for a in axes)
-    if axes == tuple(range(x.ndim)):
+    if dim is None:
+        dims: tuple[int, ...] = tuple(range(x.ndim))
+    elif isinstance(dim, Sequence | np.ndarray) and not isinstance(dim, str):
+        dims = _dims("squeeze", dim, x.ndim)
+    else:
+        dims = (wrap_dim("squeeze", dim, x.ndim),)
+    if x.ndim == 0:
         return x
-    return Permute.apply(x, axes=axes)
+    gone = {d for d in dims if x.shape[d] == 1}
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in gone))
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 dim at position ``dim`` (``-1`` appends one, as in PyTorch)."""
+    _check_tensor("unsqueeze", x)
+    dim = wrap_dim("unsqueeze", dim, x.ndim + 1)
+    return reshape(x, (*x.shape[:dim], 1, *x.shape[dim:]))
+
+
+def permute(x: Tensor, dims: Sequence[int] | None = None) -> Tensor:
+    """Reorder the dims; ``None`` reverses them (like ``numpy.transpose``)."""
+    _check_tensor("permute", x)
+    dims = tuple(range(x.ndim))[::-1] if dims is None else _ints("permute", "dims", dims)
+    if sorted(a % max(x.ndim, 1) for a in dims) != list(range(x.ndim)) or any(
+        not -x.ndim <= a < x.ndim for a in dims
+    ):
+        raise ValueError(f"permute: {dims} is not a permutation of the dims of shape {x.shape}")
+    dims = tuple(a % x.ndim for a in dims)
+    if dims == tuple(range(x.ndim)):
+        return x
+    return Permute.apply(x, axes=dims)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap the dims ``dim0`` and ``dim1`` (PyTorch's ``transpose``, not numpy's).
+
+    To reorder every dim at once, as ``numpy.transpose(x, axes)`` does, use :func:`permute`.
+    """
+    _check_tensor("transpose", x)
+    a, b = wrap_dim("transpose", dim0, x.ndim, "dim0"), wrap_dim("transpose", dim1, x.ndim, "dim1")
+    if a == b or x.ndim < 2:
+        return x
+    order = list(range(x.ndim))
+    order[a], order[b] = b, a
+    return Permute.apply(x, axes=tuple(order))
+
+
+def t(x: Tensor) -> Tensor:
+    """The transpose of a matrix; a 0-d or 1-d tensor is returned as it is (as in PyTorch)."""
+    _check_tensor("t", x)
+    if x.ndim > 2:
+        raise ValueError(
+            f"t: expects a tensor with <= 2 dimensions, got shape {x.shape}; use "
+            f"transpose(dim0, dim1) or permute"
+        )
+    return transpose(x, 0, -1)
 
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """``x`` broadcast to ``shape`` with numpy's rules."""
     _check_tensor("broadcast_to", x)
     shape = _ints("broadcast_to", "shape", shape)
+    return _broadcast("broadcast_to", x, shape)
+
+
+def _broadcast(op: str, x: Tensor, shape: tuple[int, ...]) -> Tensor:
     try:
         if np.broadcast_shapes(x.shape, shape) != shape:
             raise ValueError
     except ValueError:
-        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+        raise ValueError(f"{op}: cannot broadcast shape {x.shape} to {shape}") from None
     if shape == x.shape:
         return x
     return BroadcastTo.apply(x, shape=shape)
+
+
+def expand(x: Tensor, sizes: Sequence[int]) -> Tensor:
+    """PyTorch's ``expand``: broadcast to ``sizes``, where ``-1`` keeps that dim's size.
+
+    New leading dims come first and cannot be ``-1``; the gradient is summed back.
+    """
+    _check_tensor("expand", x)
+    sizes = _ints("expand", "sizes", sizes)
+    new = len(sizes) - x.ndim
+    if new < 0:
+        raise ValueError(f"expand: {sizes} has fewer dims than the tensor of shape {x.shape}")
+    if any(n == -1 for n in sizes[:new]):
+        raise ValueError(f"expand: -1 is not allowed in a new leading dim, got {sizes}")
+    shape = tuple(x.shape[i - new] if n == -1 and i >= new else n for i, n in enumerate(sizes))
+    if any(n < 0 for n in shape):
+        raise ValueError(f"expand: sizes must be non-negative or -1, got {sizes}")
+    return _broadcast("expand", x, shape)
+
+
+def repeat(x: Tensor, sizes: Sequence[int]) -> Tensor:
+    """PyTorch's ``repeat``: tile ``x`` ``sizes[i]`` times along dim ``i`` (like ``np.tile``).
+
+    ``sizes`` may be longer than ``x.ndim`` (new leading dims). Made of reshape and expand,
+    so the gradient sums the copies back.
+    """
+    _check_tensor("repeat", x)
+    sizes = _ints("repeat", "sizes", sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(
+            f"repeat: sizes {sizes} must have at least one entry per dim of shape {x.shape}"
+        )
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"repeat: sizes must be non-negative, got {sizes}")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    pairs = [(1, n) for n in shape]
+    spread = reshape(x, [v for pair in pairs for v in pair])
+    tiled = _broadcast(
+        "repeat", spread, tuple(v for r, n in zip(sizes, shape, strict=True) for v in (r, n))
+    )
+    return reshape(tiled, tuple(r * n for r, n in zip(sizes, shape, strict=True)))
+
+
+def flip(x: Tensor, dims: int | Sequence[int]) -> Tensor:
+    """Reverse the order of the elements along ``dims`` (an int or a tuple of distinct dims)."""
+    _check_tensor("flip", x)
+    flipped = set(_dims("flip", dims, x.ndim))
+    if not flipped or x.ndim == 0:
+        return x
+    return GetItem.apply(
+        x,
+        index=tuple(slice(None, None, -1) if d in flipped else slice(None) for d in range(x.ndim)),
+    )
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy of ``x`` in new memory, differentiable (the gradient passes through)."""
+    _check_tensor("clone", x)
+    return Clone.apply(x)
+
+
+def split(
+    x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
+) -> tuple[Tensor, ...]:
+    """Split ``x`` along ``dim`` into pieces (views, each differentiable).
+
+    An int gives pieces of that size (the last one smaller when the size does not divide);
+    a list gives pieces of those sizes, which must add up to ``x.shape[dim]``.
+    """
+    _check_tensor("split", x)
+    if x.ndim == 0:
+        raise ValueError("split: expects a tensor with at least one dimension, got a 0-d tensor")
+    dim = wrap_dim("split", dim, x.ndim)
+    n = x.shape[dim]
+    if isinstance(split_size_or_sections, Sequence | np.ndarray):
+        sizes = _ints("split", "sections", split_size_or_sections)
+        if any(s < 0 for s in sizes) or sum(sizes) != n:
+            raise ValueError(
+                f"split: section sizes {list(sizes)} must be non-negative and add up to {n}, "
+                f"the size of dim {dim} of shape {x.shape}"
+            )
+    else:
+        size = _check_int("split", "split_size", split_size_or_sections)
+        if size < 0 or (size == 0 and n > 0):
+            raise ValueError(
+                f"split: split_size must be positive (0 only for an empty dim), got {size} "
+                f"for dim {dim} of shape {x.shape}"
+            )
+        sizes = (n,) if size == 0 or n == 0 else tuple(min(size, n - i) for i in range(0, n, size))
+    return _pieces(x, sizes, dim)
+
+
+def _pieces(x: Tensor, sizes: Sequence[int], dim: int) -> tuple[Tensor, ...]:
+    if len(sizes) == 1:
+        return (x,)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    before = (slice(None),) * dim
+    return tuple(
+        GetItem.apply(x, index=(*before, slice(int(a), int(b))))
+        for a, b in itertools.pairwise(bounds)
+    )
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """Split ``x`` into ``chunks`` pieces along ``dim``, PyTorch's rule for their sizes.
+
+    Each piece has ``ceil(size / chunks)`` entries, the last one fewer, so fewer than
+    ``chunks`` pieces may come back (7 in 4 chunks gives 2, 2, 2, 1; 6 in 4 gives 2, 2, 2).
+    """
+    _check_tensor("chunk", x)
+    chunks = _check_int("chunk", "chunks", chunks)
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    if x.ndim == 0:
+        raise ValueError("chunk: expects a tensor with at least one dimension, got a 0-d tensor")
+    dim = wrap_dim("chunk", dim, x.ndim)
+    n = x.shape[dim]
+    if n == 0:
+        return _pieces(x, [0] * chunks, dim)
+    return split(x, -(-n // chunks), dim)
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices of ``x`` along ``dim``, that dim removed (what iterating over dim 0 gives)."""
+    _check_tensor("unbind", x)
+    if x.ndim == 0:
+        raise ValueError("unbind: expects a tensor with at least one dimension, got a 0-d tensor")
+    dim = wrap_dim("unbind", dim, x.ndim)
+    before = (slice(None),) * dim
+    return tuple(GetItem.apply(x, index=(*before, i)) for i in range(x.shape[dim]))
 
 
 def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
@@ -279,51 +604,83 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     return Pad.apply(x, pad_width=pairs, value=float(value))
 
 
-def _check_joinable(op: str, tensors: Sequence[Tensor], axis: Any) -> list[Tensor]:
-    # tensors: a list or tuple (a Tensor is not split into its rows); axis: an int, checked
-    # before it reaches slicing
+# ---------------------------------------------------------------------- joining
+def promote_dtypes(dtypes: Sequence[np.dtype]) -> np.dtype:
+    """PyTorch's result dtype of tensors of ``dtypes`` (no Python scalars involved).
+
+    Any floating-point dtype wins over integers and bools (int64 with float32 gives float32,
+    not numpy's float64); among floats the widest; otherwise numpy's integer promotion,
+    which agrees with PyTorch's (uint8 with int8 gives int16, bool with int32 gives int32).
+    """
+    floats = [d for d in dtypes if np.issubdtype(d, np.floating)]
+    return np.result_type(*(floats or dtypes))
+
+
+def _check_joinable(op: str, tensors: Sequence[Tensor], dim: Any) -> list[Tensor]:
+    """The tensors to join, cast to their common dtype (PyTorch's promotion)."""
+    # A Tensor passed as the sequence is refused (it would be split into rows), and dim must
+    # be an int (floats and strings never reach slicing).
     if isinstance(tensors, Tensor) or not isinstance(tensors, Sequence):
         raise TypeError(f"{op}: expected a list or tuple of Tensors, got {type(tensors).__name__}")
-    _check_int(op, "axis", axis)
+    _check_int(op, "dim", dim)
     if not tensors:
         raise ValueError(f"{op}: expected at least one tensor, got none")
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: expected Tensors, got {type(t).__name__}")
     dtypes = {t.dtype for t in tensors}
-    if len(dtypes) > 1:
-        raise TypeError(f"{op}: tensors must share one dtype, got {sorted(map(str, dtypes))}")
-    return list(tensors)
+    if len(dtypes) == 1:
+        return list(tensors)
+    common = promote_dtypes(list(dtypes))
+    return [t.astype(common) for t in tensors]
 
 
-def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing ``axis``."""
-    tensors = _check_joinable("concatenate", tensors, axis)
+def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing dim, 0 by default (``axis`` is accepted for ``dim``).
+
+    Mixed dtypes are promoted as PyTorch does (float32 with float64 gives float64).
+    """
+    return _cat("cat", tensors, _dim_or_axis("cat", dim, axis))
+
+
+def concatenate(
+    tensors: Sequence[Tensor], axis: int | None = None, *, dim: int | None = None
+) -> Tensor:
+    """:func:`cat` under numpy's (and PyTorch's alias) name."""
+    return _cat("concatenate", tensors, _dim_or_axis("concatenate", dim, axis))
+
+
+def concat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """:func:`cat` under PyTorch's other alias."""
+    return _cat("concat", tensors, _dim_or_axis("concat", dim, axis))
+
+
+def _cat(op: str, tensors: Sequence[Tensor], dim: Any) -> Tensor:
+    tensors = _check_joinable(op, tensors, dim)
     ndim = tensors[0].ndim
-    if ndim == 0 or not -ndim <= axis < ndim:
-        raise ValueError(f"concatenate: axis {axis} is out of range for {ndim} dimensions")
-    axis %= ndim
+    if ndim == 0:
+        raise ValueError(f"{op}: zero-dimensional tensors cannot be concatenated; use stack")
+    dim = wrap_dim(op, dim, ndim)
     for t in tensors:
         if (
             t.ndim != ndim
-            or t.shape[:axis] + t.shape[axis + 1 :]
-            != tensors[0].shape[:axis] + tensors[0].shape[axis + 1 :]
+            or t.shape[:dim] + t.shape[dim + 1 :]
+            != tensors[0].shape[:dim] + tensors[0].shape[dim + 1 :]
         ):
-            raise ValueError(
-                f"concatenate: shapes {[t.shape for t in tensors]} differ outside axis {axis}"
-            )
-    return Concatenate.apply(*tensors, axis=axis)
+            raise ValueError(f"{op}: shapes {[t.shape for t in tensors]} differ outside dim {dim}")
+    return Concatenate.apply(*tensors, axis=dim)
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Stack tensors of one shape along a new ``axis``."""
-    tensors = _check_joinable("stack", tensors, axis)
+def stack(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Stack tensors of one shape along a new dim, 0 by default (``axis`` accepted for ``dim``).
+
+    Mixed dtypes are promoted as PyTorch does.
+    """
+    dim = _dim_or_axis("stack", dim, axis)
+    tensors = _check_joinable("stack", tensors, dim)
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(
             f"stack: all tensors must have one shape, got {[t.shape for t in tensors]}"
         )
-    ndim = tensors[0].ndim + 1
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"stack: axis {axis} is out of range for {ndim} dimensions")
-    return Stack.apply(*tensors, axis=axis % ndim)
+    return Stack.apply(*tensors, axis=wrap_dim("stack", dim, tensors[0].ndim + 1))

@@ -110,7 +110,7 @@ def _tensor_kind(tensor: Tensor, is_root: bool, has_title: bool) -> str:
         return "intermediate"
     if tensor.requires_grad:
         return "parameter"
-    if tensor.size == 1 and not has_title:
+    if tensor.numel() == 1 and not has_title:
         return "constant"
     return "input"
 

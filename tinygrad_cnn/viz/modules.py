@@ -114,7 +114,7 @@ class ModuleMap:
 
 def _is_constant(tensor: Tensor) -> bool:
     """A one-entry leaf that needs no gradient (``2.0`` in ``x * 2.0``)."""
-    return tensor._ctx is None and not tensor.requires_grad and tensor.size == 1
+    return tensor._ctx is None and not tensor.requires_grad and tensor.numel() == 1
 
 
 def _depth(path: str) -> int:
@@ -157,7 +157,7 @@ def map_modules(model: Any) -> ModuleMap:
     for name, p in model.named_parameters():
         for path in ancestor_paths(parent_path(name)):
             if path in sizes:
-                sizes[path] += int(p.size)
+                sizes[path] += p.numel()
     modules = {path: ModuleInfo(path, type(module).__name__, sizes[path]) for path, module in named}
     return ModuleMap(
         modules=modules,
