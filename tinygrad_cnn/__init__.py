@@ -30,6 +30,48 @@ from tinygrad_cnn.ops import (
     stack,
 )
 from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
+
+# PyTorch's module-level creation functions, default generator and functional ops.
+from tinygrad_cnn.creation import (
+    arange,
+    empty,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from tinygrad_cnn.random import default_generator, manual_seed
+from tinygrad_cnn.functional import (
+    abs,
+    add,
+    div,
+    exp,
+    log,
+    maximum,
+    mean,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    sqrt,
+    sub,
+    sum,
+    tanh,
+)
+from tinygrad_cnn.dtypes import promote_types
 from tinygrad_cnn import checkpoint, data, debug, models, nn, optim, viz
 from tinygrad_cnn.debug import AnomalyError, GraphReport, check_graph, detect_anomaly
 from tinygrad_cnn.viz import draw
@@ -42,4 +84,10 @@ __all__ = [
     "concatenate", "conv2d", "cross_entropy", "data", "debug", "detect_anomaly", "draw",
     "enable_grad", "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d",
     "models", "nn", "no_grad", "optim", "set_grad_enabled", "softmax", "stack", "viz",
+    # creation, random, functional ops, type promotion
+    "abs", "add", "arange", "default_generator", "div", "empty", "exp", "eye", "full",
+    "full_like", "linspace", "log", "manual_seed", "maximum", "mean", "minimum", "mul", "neg",
+    "ones", "ones_like", "pow", "promote_types", "rand", "rand_like", "randint", "randn",
+    "randn_like", "relu", "reshape", "sigmoid", "sqrt", "sub", "sum", "tanh", "tensor",
+    "zeros", "zeros_like",
 ]  # fmt: skip
