@@ -84,7 +84,9 @@ __all__ = [
     "concatenate", "conv2d", "cross_entropy", "data", "debug", "detect_anomaly", "draw",
     "enable_grad", "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d",
     "models", "nn", "no_grad", "optim", "set_grad_enabled", "softmax", "stack", "viz",
-    # creation, random, functional ops, type promotion
+]  # fmt: skip
+# creation, the default generator, functional ops, type promotion
+__all__ += [
     "abs", "add", "arange", "default_generator", "div", "empty", "exp", "eye", "full",
     "full_like", "linspace", "log", "manual_seed", "maximum", "mean", "minimum", "mul", "neg",
     "ones", "ones_like", "pow", "promote_types", "rand", "rand_like", "randint", "randn",

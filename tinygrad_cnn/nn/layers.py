@@ -1,9 +1,10 @@
 """Layers as modules, each a thin wrapper over the public Tensor ops.
 
 Layers with weights take ``seed`` (an ``int``, a ``numpy.random.Generator`` shared across
-layers, or ``None`` for the default generator that :func:`tinygrad_cnn.manual_seed` seeds) and ``dtype`` (float32 by default; float64 for gradient checks). Their
-default initialisation is PyTorch's: ``kaiming_uniform_(weight, a=sqrt(5))`` and a bias drawn
-from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+layers, or ``None`` for the default generator, which :func:`tinygrad_cnn.manual_seed` seeds)
+and ``dtype`` (float32 by default; float64 for gradient checks). Their default initialisation
+is PyTorch's: ``kaiming_uniform_(weight, a=sqrt(5))`` and a bias drawn from
+U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 """
 
 from __future__ import annotations
