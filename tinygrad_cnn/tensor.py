@@ -322,6 +322,20 @@ class Tensor:
         common = dtypes.result_type(self.data, other.data)
         return self.astype(common), other.astype(common)
 
+    def _subtraction_operands(self, other: Any) -> tuple[Tensor, Tensor]:
+        """As :meth:`_operands`; PyTorch refuses a bool tensor or scalar on either side."""
+        if (
+            self.data.dtype == np.bool_
+            or isinstance(other, bool | np.bool_)
+            or (isinstance(other, Tensor) and other.data.dtype == np.bool_)
+        ):
+            raise TypeError(
+                "sub: subtraction with a bool tensor or a bool is not supported (as in "
+                "PyTorch); to invert a mask use logical not, or cast first, e.g. "
+                ".astype(np.float32)"
+            )
+        return self._operands(other, "sub")
+
     def _division_operands(self, other: Any) -> tuple[Tensor, Tensor]:
         """As :meth:`_operands`; integers and bools divide as float32 (true division)."""
         a, b = self._operands(other, "div")
@@ -337,10 +351,10 @@ class Tensor:
         return ops.Add.apply(b, a)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(*self._operands(other, "sub"))
+        return ops.Sub.apply(*self._subtraction_operands(other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        a, b = self._operands(other, "sub")
+        a, b = self._subtraction_operands(other)
         return ops.Sub.apply(b, a)
 
     def __mul__(self, other: Any) -> Tensor:
@@ -362,6 +376,8 @@ class Tensor:
 
     def __rpow__(self, base: Any) -> Tensor:
         a, b = self._operands(base, "pow")
+        if a.data.dtype == np.bool_:
+            raise TypeError(_BOOL_POW)
         return ops.Pow.apply(b, a)
 
     def __matmul__(self, other: Any) -> Tensor:
@@ -383,7 +399,13 @@ class Tensor:
         if isinstance(exponent, int | float) and not isinstance(exponent, bool):
             common = dtypes.scalar_result_type(self.data.dtype, exponent)  # int32 ** 2.5: float32
             return ops.PowScalar.apply(self.astype(common), exponent=exponent)
-        return ops.Pow.apply(*self._operands(exponent, "pow"))
+        a, b = self._operands(exponent, "pow")
+        if a.data.dtype == np.bool_:
+            if not isinstance(exponent, bool | np.bool_):
+                raise TypeError(_BOOL_POW)
+            # PyTorch's bool ** True is the tensor and bool ** False all True: a or not b.
+            return Tensor._from_op(a.data | ~b.data, None)
+        return ops.Pow.apply(a, b)
 
     def exp(self) -> Tensor:
         """Elementwise ``e ** x``."""
@@ -516,6 +538,12 @@ class Tensor:
     def cross_entropy(self, labels: Any, reduction: str = "mean") -> Tensor:
         """Softmax cross-entropy of logits ``(N, K)`` against integer labels ``(N,)``."""
         return ops.cross_entropy(self, labels, reduction)
+
+
+_BOOL_POW = (
+    "pow: not implemented for a bool base with a bool tensor exponent (as in PyTorch); cast "
+    "first, e.g. .astype(np.int64)"
+)
 
 
 def _operand(op: str, value: Any) -> Tensor:
