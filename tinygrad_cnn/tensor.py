@@ -312,10 +312,10 @@ class Tensor:
                 return self, other
             common = dtypes.result_type(self.data, other.data)
             return self.astype(common), other.astype(common)
-        kind = dtypes.scalar_category(other)
-        if kind is not None:
+        if dtypes.scalar_category(other) is not None:
             common = dtypes.scalar_result_type(self.data.dtype, other)
-            return self.astype(common), Tensor._from_op(np.asarray(other, dtype=common), None)
+            scalar = Tensor._from_op(np.asarray(other, dtype=common), None)
+            return (self if common == self.data.dtype else self.astype(common)), scalar
         other = _operand(op, other)
         if other.data.dtype == self.data.dtype:
             return self, other
