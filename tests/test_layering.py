@@ -21,12 +21,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_cnn"
 # ending in "/"; the first matching entry wins. Entries for files that do not exist are
 # simply unused (gradcheck moves from the top level into debug/).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    # Helpers on numpy and the standard library only: atomic file writes, array summaries.
-    ("base", ("atomic.py", "array_stats.py")),
+    # Helpers on numpy and the standard library only: atomic file writes, array summaries,
+    # the dtype promotion table and the default random generator.
+    ("base", ("atomic.py", "array_stats.py", "dtypes.py", "random.py")),
     # The autograd engine: Tensor, Function and the backward walk, grad mode.
     ("engine", ("tensor.py", "function.py", "grad_mode.py")),
-    # Every differentiable op (Function subclasses).
-    ("ops", ("ops/",)),
+    # Every differentiable op (Function subclasses), and the module-level creation functions
+    # and functional forms built on Tensor.
+    ("ops", ("ops/", "creation.py", "functional.py")),
     # Modules, layers, optimizers, the example models, and the checkpoint format that
     # Module.save/load write (it knows modules only by their state-dict methods).
     ("nn", ("nn/", "optim.py", "models.py", "checkpoint.py")),
@@ -46,6 +48,9 @@ ALLOWED_UPWARD = {
     # its bottom, after Tensor exists. The ops import Tensor in return: engine and ops are one
     # cycle by design, and no other engine module imports an op.
     ("tensor.py", "tinygrad_cnn.ops"),
+    # Tensor.zeros / ones / randn are the classmethod spellings of the module-level creation
+    # functions, imported at the bottom of tensor.py like the ops.
+    ("tensor.py", "tinygrad_cnn.creation"),
 }
 
 

@@ -143,12 +143,13 @@ def test_maximum_minimum_ties_split_the_gradient_in_half(op: str, winner_a: list
 
 def test_relu_of_infinities_and_nan() -> None:
     """relu(-inf) is 0 (``a * (a > 0)`` once gave -inf * 0 = NaN), relu(inf) is inf and
-    relu(NaN) is NaN; the gradient is 1 only where the input is > 0 (so 0 at NaN)."""
+    relu(NaN) is NaN; the gradient is 1 where the input is > 0 and at NaN, as in PyTorch
+    (whose backward zeroes it where the output is <= 0, which NaN is not)."""
     x = Tensor(np.array([-np.inf, -1.0, 2.0, np.inf, np.nan]), requires_grad=True)
     out = x.relu()
     np.testing.assert_array_equal(out.data, [0.0, 0.0, 2.0, np.inf, np.nan])
     out.backward(np.full(5, 3.0))
-    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 3.0, 3.0, 0.0])
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 3.0, 3.0, 3.0])
 
 
 def test_kink_rules_match_torch() -> None:

@@ -11,11 +11,22 @@ from tinygrad_cnn import Tensor
 
 
 # ---------------------------------------------------------------------- construction and dtypes
-@pytest.mark.parametrize("data", [[1, 2, 3], [[1.5, 2.0]], 3, 2.5, [True, False]])
-def test_python_data_becomes_float32(data: object) -> None:
+@pytest.mark.parametrize(
+    ("data", "dtype"),
+    [
+        ([1, 2, 3], np.int64),
+        ([[1.5, 2.0]], np.float32),
+        (3, np.int64),
+        (2.5, np.float32),
+        ([True, False], np.bool_),
+        ([1, 2.5], np.float32),
+        ([True, 2], np.int64),
+    ],
+)
+def test_python_data_takes_torch_tensor_dtypes(data: object, dtype: type) -> None:
     t = Tensor(data)
-    assert t.dtype == np.float32
-    np.testing.assert_array_equal(t.numpy(), np.asarray(data, dtype=np.float32))
+    assert t.dtype == dtype
+    np.testing.assert_array_equal(t.numpy(), np.asarray(data, dtype=dtype))
 
 
 @pytest.mark.parametrize(

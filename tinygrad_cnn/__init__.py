@@ -26,7 +26,47 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_cnn import checkpoint, models, nn, optim
+
+# PyTorch's module-level creation functions, default generator and functional ops.
+from tinygrad_cnn.creation import (
+    arange,
+    empty,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from tinygrad_cnn.dtypes import promote_types
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.functional import (
+    abs,
+    add,
+    div,
+    exp,
+    log,
+    maximum,
+    mean,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    sqrt,
+    sub,
+    sum,
+    tanh,
+)
 from tinygrad_cnn.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_cnn.ops import (
@@ -54,6 +94,7 @@ from tinygrad_cnn.ops import (
     unbind,
     unsqueeze,
 )
+from tinygrad_cnn.random import default_generator, manual_seed
 from tinygrad_cnn.tensor import Size, Tensor
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
@@ -98,4 +139,12 @@ __all__ = [
     "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d", "models", "nn",
     "no_grad", "optim", "permute", "reshape", "set_grad_enabled", "softmax", "split", "squeeze",
     "stack", "t", "transpose", "unbind", "unsqueeze", "viz",
+]  # fmt: skip
+# creation, the default generator, functional ops, type promotion
+__all__ += [
+    "abs", "add", "arange", "default_generator", "div", "empty", "exp", "eye", "full",
+    "full_like", "linspace", "log", "manual_seed", "maximum", "mean", "minimum", "mul", "neg",
+    "ones", "ones_like", "pow", "promote_types", "rand", "rand_like", "randint", "randn",
+    "randn_like", "relu", "reshape", "sigmoid", "sqrt", "sub", "sum", "tanh", "tensor",
+    "zeros", "zeros_like",
 ]  # fmt: skip

@@ -26,9 +26,10 @@ class Tensor:
     Parameters
     ----------
     data : array_like
-        The values. Python data (numbers, nested lists) becomes float32 unless ``dtype`` says
-        otherwise; numpy arrays keep their dtype (float64 stays float64, integer labels stay
-        integers). The array is not copied when it already has the right dtype.
+        The values. Python data takes ``torch.tensor``'s dtype unless ``dtype`` says
+        otherwise: bools give bool, ints int64, floats float32 (``[1, 2.5]`` is float32);
+        numpy arrays and scalars keep their dtype (float64 stays float64). The array is not
+        copied when it already has the right dtype.
     requires_grad : bool, default False
         Record operations on this tensor so ``backward()`` can compute its gradient.
     dtype : numpy dtype, optional
@@ -65,10 +66,11 @@ class Tensor:
             raise TypeError("Tensor(data): data is already a Tensor; use .detach() or .numpy()")
         if data is None or isinstance(data, str | bytes):  # not numbers (numpy: None -> NaN)
             raise TypeError(f"Tensor(data): expected numbers, got {type(data).__name__}")
-        if dtype is None and not isinstance(data, np.ndarray | np.generic):
-            dtype = np.float32
         try:
-            array = np.asarray(data, dtype=dtype)
+            if dtype is None and not isinstance(data, np.ndarray | np.generic):
+                array = dtypes.from_python(data)  # torch.tensor's inference
+            else:
+                array = np.asarray(data, dtype=dtype)
         except (TypeError, ValueError) as error:  # ragged lists, unknown dtypes, junk
             kind = TypeError if isinstance(error, TypeError) else ValueError
             raise kind(f"Tensor(data): cannot make an array of numbers: {error}") from None
@@ -78,8 +80,9 @@ class Tensor:
             raise TypeError(f"Tensor(data): expected real numbers, got dtype {array.dtype}")
         if requires_grad and not np.issubdtype(array.dtype, np.floating):
             raise TypeError(
-                f"Tensor(requires_grad=True): only floating-point tensors can require grad, "
-                f"got dtype {array.dtype}"
+                f"Tensor(requires_grad=True): only floating-point tensors can require grad "
+                f"(as in PyTorch), got dtype {array.dtype}; pass floats, e.g. [1.0, 2.0], or "
+                f"dtype=np.float32"
             )
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Tensor(name=...): expected a str, got {type(name).__name__}")
@@ -105,28 +108,28 @@ class Tensor:
         return out
 
     # ----------------------------------------------------------------- constructors
+    # Kept for code written before the module-level functions; they delegate to them.
     @classmethod
-    def zeros(cls, *shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-        """A tensor of zeros of the given shape."""
-        return cls(np.zeros(_new_shape("zeros", shape), dtype=dtype), requires_grad=requires_grad)
+    def zeros(cls, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A tensor of zeros, see :func:`tinygrad_cnn.zeros`."""
+        return creation.zeros(*size, dtype=dtype, requires_grad=requires_grad)
 
     @classmethod
-    def ones(cls, *shape: int, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
-        """A tensor of ones of the given shape."""
-        return cls(np.ones(_new_shape("ones", shape), dtype=dtype), requires_grad=requires_grad)
+    def ones(cls, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A tensor of ones, see :func:`tinygrad_cnn.ones`."""
+        return creation.ones(*size, dtype=dtype, requires_grad=requires_grad)
 
     @classmethod
     def randn(
         cls,
-        *shape: int,
+        *size: Any,
         seed: int | np.random.Generator | None = None,
-        dtype: Any = np.float32,
+        dtype: Any = None,
         requires_grad: bool = False,
     ) -> Tensor:
-        """Standard normal samples of the given shape (``seed`` makes them reproducible)."""
-        rng = np.random.default_rng(seed)
-        data = rng.standard_normal(_new_shape("randn", shape)).astype(dtype)
-        return cls(data, requires_grad=requires_grad)
+        """Standard normal samples, see :func:`tinygrad_cnn.randn` (``seed``: an int or a
+        Generator for reproducible draws; ``None`` draws from the default generator)."""
+        return creation.randn(*size, generator=seed, dtype=dtype, requires_grad=requires_grad)
 
     # ----------------------------------------------------------------- properties
     @property
@@ -304,26 +307,51 @@ class Tensor:
         return Tensor(np.argmax(self.data, axis=axis))
 
     # ----------------------------------------------------------------- operators
+    # ------------------------------------------------- type promotion (tinygrad_cnn.dtypes)
     def _operands(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
-        """Turn ``other`` into a tensor and bring both to one dtype (``op`` names errors).
+        """Turn ``other`` into a tensor and bring both to PyTorch's result dtype.
 
-        Python and numpy scalars take this tensor's dtype (as in PyTorch, a scalar never
-        upcasts). Two tensors of different dtypes meet at the wider float dtype (an integer
-        tensor takes the float one's), through a recorded ``cast`` the graph shows.
+        ``op`` names errors. A Python or numpy scalar keeps this tensor's dtype within its
+        category and otherwise takes its category's default (``int32 * 2`` is int32,
+        ``int32 * 2.5`` float32, ``bool + 1`` int64); two tensors meet at
+        :func:`tinygrad_cnn.dtypes.result_type`. A tensor that changes dtype goes through a
+        recorded ``cast`` (the graph shows it; its gradient comes back in its own dtype).
         """
-        if not isinstance(other, Tensor):
-            if isinstance(other, int | float | np.number | np.bool_):
-                if isinstance(other, float | np.floating) and self.dtype.kind in "iub":
-                    # An integer tensor meets a float scalar at float32 (as in PyTorch),
-                    # instead of truncating the scalar: int_tensor * 2.5 is not int_tensor * 2.
-                    return self.astype(np.float32), Tensor._from_op(np.float32(other), None)
-                return self, Tensor._from_op(np.asarray(other, dtype=self.dtype), None)
-            other = _operand(op, other)
-        if other.dtype == self.dtype:
+        if isinstance(other, Tensor):
+            if other.data.dtype == self.data.dtype:  # the common case, kept cheap
+                return self, other
+            common = dtypes.result_type(self.data, other.data)
+            return self.astype(common), other.astype(common)
+        if dtypes.scalar_category(other) is not None:
+            common = dtypes.scalar_result_type(self.data.dtype, other)
+            scalar = Tensor._from_op(np.asarray(other, dtype=common), None)
+            return (self if common == self.data.dtype else self.astype(common)), scalar
+        other = _operand(op, other)
+        if other.data.dtype == self.data.dtype:
             return self, other
-        floats = [d for d in (self.dtype, other.dtype) if np.issubdtype(d, np.floating)]
-        common = np.result_type(*floats) if floats else np.dtype(np.float32)
+        common = dtypes.result_type(self.data, other.data)
         return self.astype(common), other.astype(common)
+
+    def _subtraction_operands(self, other: Any) -> tuple[Tensor, Tensor]:
+        """As :meth:`_operands`; PyTorch refuses a bool tensor or scalar on either side."""
+        if (
+            self.data.dtype == np.bool_
+            or isinstance(other, bool | np.bool_)
+            or (isinstance(other, Tensor) and other.data.dtype == np.bool_)
+        ):
+            raise TypeError(
+                "sub: subtraction with a bool tensor or a bool is not supported (as in "
+                "PyTorch); to invert a mask use logical not, or cast first, e.g. "
+                ".astype(np.float32)"
+            )
+        return self._operands(other, "sub")
+
+    def _division_operands(self, other: Any) -> tuple[Tensor, Tensor]:
+        """As :meth:`_operands`; integers and bools divide as float32 (true division)."""
+        a, b = self._operands(other, "div")
+        if a.data.dtype.kind != "f":
+            return a.astype(dtypes.DEFAULT_FLOAT), b.astype(dtypes.DEFAULT_FLOAT)
+        return a, b
 
     def __add__(self, other: Any) -> Tensor:
         return ops.Add.apply(*self._operands(other, "add"))
@@ -333,10 +361,10 @@ class Tensor:
         return ops.Add.apply(b, a)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(*self._operands(other, "sub"))
+        return ops.Sub.apply(*self._subtraction_operands(other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        a, b = self._operands(other, "sub")
+        a, b = self._subtraction_operands(other)
         return ops.Sub.apply(b, a)
 
     def __mul__(self, other: Any) -> Tensor:
@@ -347,10 +375,10 @@ class Tensor:
         return ops.Mul.apply(b, a)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(*self._operands(other, "div"))
+        return ops.Div.apply(*self._division_operands(other))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        a, b = self._operands(other, "div")
+        a, b = self._division_operands(other)
         return ops.Div.apply(b, a)
 
     def __pow__(self, exponent: Any) -> Tensor:
@@ -358,6 +386,8 @@ class Tensor:
 
     def __rpow__(self, base: Any) -> Tensor:
         a, b = self._operands(base, "pow")
+        if a.data.dtype == np.bool_:
+            raise TypeError(_BOOL_POW)
         return ops.Pow.apply(b, a)
 
     def __matmul__(self, other: Any) -> Tensor:
@@ -426,8 +456,15 @@ class Tensor:
     def pow(self, exponent: Any) -> Tensor:
         """``self ** exponent``: a scalar exponent is an attribute, a tensor one an input."""
         if isinstance(exponent, int | float) and not isinstance(exponent, bool):
-            return ops.PowScalar.apply(self, exponent=exponent)
-        return ops.Pow.apply(*self._operands(exponent, "pow"))
+            common = dtypes.scalar_result_type(self.data.dtype, exponent)  # int32 ** 2.5: float32
+            return ops.PowScalar.apply(self.astype(common), exponent=exponent)
+        a, b = self._operands(exponent, "pow")
+        if a.data.dtype == np.bool_:
+            if not isinstance(exponent, bool | np.bool_):
+                raise TypeError(_BOOL_POW)
+            # PyTorch's bool ** True is the tensor and bool ** False all True: a or not b.
+            return Tensor._from_op(a.data | ~b.data, None)
+        return ops.Pow.apply(a, b)
 
     def exp(self) -> Tensor:
         """Elementwise ``e ** x``."""
@@ -788,6 +825,12 @@ def _is_cpu(device: Any) -> bool:
     return isinstance(name, str) and name.split(":")[0] == "cpu"
 
 
+_BOOL_POW = (
+    "pow: not implemented for a bool base with a bool tensor exponent (as in PyTorch); cast "
+    "first, e.g. .astype(np.int64)"
+)
+
+
 def _operand(op: str, value: Any) -> Tensor:
     """The other operand of a binary op as a Tensor: arrays and nested lists of numbers only."""
     # Numbers only: numpy would turn None into NaN, parse "1.5" and reject "a" without
@@ -802,16 +845,6 @@ def _operand(op: str, value: Any) -> Tensor:
         raise TypeError(f"{op}: cannot use {type(value).__name__} as an operand: {error}") from None
 
 
-def _new_shape(op: str, shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """The shape of a new tensor: non-negative ints (numpy's errors do not name the op)."""
-    dims = _shape_arg(shape)
-    if any(isinstance(n, bool) or not isinstance(n, int | np.integer) for n in dims):
-        raise TypeError(f"{op}: shape must be integers, got {dims!r}")
-    if any(n < 0 for n in dims):
-        raise ValueError(f"{op}: shape must be non-negative, got {dims!r}")
-    return tuple(int(n) for n in dims)
-
-
 def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
     """Accept both ``f(2, 3)`` and ``f((2, 3))``."""
     if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray):
@@ -820,5 +853,5 @@ def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
 
 
 # Imported last: the ops and the engine build Tensors, so Tensor must exist first.
-from tinygrad_cnn import ops  # noqa: E402
+from tinygrad_cnn import creation, dtypes, ops  # noqa: E402
 from tinygrad_cnn.function import apply_in_place, backward_pass  # noqa: E402

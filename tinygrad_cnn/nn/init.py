@@ -1,8 +1,10 @@
 """Weight initialisers that fill a tensor in place, PyTorch style (``kaiming_uniform_(w)``).
 
 Every random initialiser takes ``seed``: an ``int`` (reproducible), a ``numpy.random.Generator``
-(draws continue from it, so one generator can initialise a whole model), or ``None`` (fresh
-entropy). No global random state is read or written.
+(draws continue from it, so one generator can initialise a whole model), or ``None``: the
+default generator of :mod:`tinygrad_cnn.random`, so that ``tinygrad_cnn.manual_seed(0)`` makes
+a model's initialisation reproducible, as ``torch.manual_seed`` does. numpy's global random
+state is never read or written.
 
 Fans follow PyTorch: for a weight of shape ``(out, in, *kernel)``,
 ``fan_in = in * prod(kernel)`` and ``fan_out = out * prod(kernel)``.
@@ -14,9 +16,10 @@ import math
 
 import numpy as np
 
+from tinygrad_cnn import random
 from tinygrad_cnn.tensor import Tensor
 
-Seed = int | np.random.Generator | None
+Seed = random.Seed
 
 _GAINS = {
     "linear": 1.0,
@@ -93,7 +96,7 @@ def uniform_(tensor: Tensor, low: float = 0.0, high: float = 1.0, seed: Seed = N
     _check_tensor("uniform_", tensor)
     if not low <= high:
         raise ValueError(f"uniform_: expected low <= high, got low={low}, high={high}")
-    rng = np.random.default_rng(seed)
+    rng = random.generator(seed, "uniform_")
     return _fill(tensor, rng.uniform(low, high, size=tensor.shape))
 
 
@@ -102,7 +105,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, seed: Seed = No
     _check_tensor("normal_", tensor)
     if not std >= 0:
         raise ValueError(f"normal_: std must be non-negative, got {std}")
-    rng = np.random.default_rng(seed)
+    rng = random.generator(seed, "normal_")
     return _fill(tensor, mean + std * rng.standard_normal(tensor.shape))
 
 

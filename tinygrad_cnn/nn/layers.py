@@ -1,9 +1,10 @@
 """Layers as modules, each a thin wrapper over the public Tensor ops.
 
 Layers with weights take ``seed`` (an ``int``, a ``numpy.random.Generator`` shared across
-layers, or ``None``) and ``dtype`` (float32 by default; float64 for gradient checks). Their
-default initialisation is PyTorch's: ``kaiming_uniform_(weight, a=sqrt(5))`` and a bias drawn
-from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+layers, or ``None`` for the default generator, which :func:`tinygrad_cnn.manual_seed` seeds)
+and ``dtype`` (float32 by default; float64 for gradient checks). Their default initialisation
+is PyTorch's: ``kaiming_uniform_(weight, a=sqrt(5))`` and a bias drawn from
+U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn import ops
+from tinygrad_cnn import ops, random
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
 from tinygrad_cnn.ops.window import pair
@@ -69,7 +70,7 @@ class Linear(Module):
     bias : bool, default True
         Learn an additive bias.
     seed : int, numpy Generator or None
-        Randomness for the initial weights.
+        Randomness for the initial weights (``None``: the default generator).
     dtype : floating dtype, default float32
 
     Attributes
@@ -100,7 +101,7 @@ class Linear(Module):
 
     def reset_parameters(self, seed: int | np.random.Generator | None = None) -> None:
         """Re-draw the weights with PyTorch's default initialisation."""
-        _default_init(self.weight, self.bias, np.random.default_rng(seed))
+        _default_init(self.weight, self.bias, random.generator(seed))
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input(self, x, self.dtype)
@@ -169,7 +170,7 @@ class Conv2d(Module):
 
     def reset_parameters(self, seed: int | np.random.Generator | None = None) -> None:
         """Re-draw the weights with PyTorch's default initialisation."""
-        _default_init(self.weight, self.bias, np.random.default_rng(seed))
+        _default_init(self.weight, self.bias, random.generator(seed))
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input(self, x, self.dtype)

@@ -71,7 +71,7 @@ class Mul(_Binary):
 
 
 class Div(_Binary):
-    """out = a / b; d/da = 1 / b, d/db = -a / b**2."""
+    """out = a / b; d/da = 1 / b, d/db = -(a / b) / b (PyTorch's order: b**2 may overflow)."""
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.check(a, b)
@@ -81,12 +81,16 @@ class Div(_Binary):
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         need_a, need_b = self.needs_input_grad
         grad_a = g / self.b if need_a else None
-        grad_b = -g * self.a / (self.b * self.b) if need_b else None
+        grad_b = -g * ((self.a / self.b) / self.b) if need_b else None
         return grad_a, grad_b
 
 
 class Pow(_Binary):
-    """out = a ** b for a tensor exponent; d/da = b a**(b-1), d/db = out log(a) (a > 0)."""
+    """out = a ** b for a tensor exponent; d/da = b a**(b-1), d/db = out log(a).
+
+    At special values as PyTorch: d/da is 0 where b == 0 (even at a == 0, where b a**(b-1)
+    is 0 * inf); d/db is 0 where a == 0 and b >= 0 (where out log(a) is 0 * -inf or 1 * -inf).
+    """
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.check(a, b)
@@ -96,27 +100,48 @@ class Pow(_Binary):
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         need_a, need_b = self.needs_input_grad
-        grad_a = g * self.b * self.a ** (self.b - 1) if need_a else None
-        grad_b = g * self.out * np.log(self.a) if need_b else None
+        a, b = self.a, self.b
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = np.where(b == 0, 0, g * (b * a ** (b - 1)))
+        if need_b:
+            grad_b = g * np.where((a == 0) & (b >= 0), 0, self.out * np.log(a))
         return grad_a, grad_b
 
 
 class PowScalar(Function):
-    """out = a ** exponent for a Python number; d/da = exponent * a**(exponent - 1)."""
+    """out = a ** exponent for a Python number; d/da = exponent * a**(exponent - 1).
+
+    As PyTorch: the gradient of ``a ** 0`` is 0 everywhere (also at a == 0), and the forward
+    of ``a ** 0.5`` is ``sqrt(a)`` (so ``(-0.0) ** 0.5`` is -0.0 and ``(-inf) ** 0.5`` NaN).
+    """
 
     name = "pow_scalar"
 
     def forward(self, a: np.ndarray, *, exponent: float) -> np.ndarray:
         self.a = a
-        return a**exponent
+        return _power(a, exponent)
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         exponent = self.attrs["exponent"]
-        return (g * exponent * self.a ** (exponent - 1),)
+        if exponent == 0:
+            return (np.zeros_like(g),)
+        return (g * (exponent * _power(self.a, exponent - 1)),)
+
+
+def _power(a: np.ndarray, exponent: float) -> np.ndarray:
+    """``a ** exponent`` as PyTorch computes it: ``sqrt`` for 0.5 and ``1 / sqrt`` for -0.5
+    (which differ from C's ``pow`` at -0.0 and -inf)."""
+    if exponent == 0.5:
+        return np.sqrt(a)
+    if exponent == -0.5:
+        return 1 / np.sqrt(a)
+    return a**exponent
 
 
 class Maximum(_Binary):
-    """out = max(a, b) elementwise. Where a == b the gradient is split equally (as PyTorch)."""
+    """out = max(a, b) elementwise (NaN if either is). As PyTorch, where a == b the gradient
+    is split equally, and where a or b is NaN both get all of it."""
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.check(a, b)
@@ -124,12 +149,12 @@ class Maximum(_Binary):
         return np.maximum(a, b)
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        share_a = (self.a > self.b) + 0.5 * (self.a == self.b)
-        return g * share_a.astype(g.dtype), g * (1 - share_a).astype(g.dtype)
+        return _tie_split(g, self.a, self.b, self.a < self.b, self.a > self.b)
 
 
 class Minimum(_Binary):
-    """out = min(a, b) elementwise. Where a == b the gradient is split equally (as PyTorch)."""
+    """out = min(a, b) elementwise (NaN if either is). As PyTorch, where a == b the gradient
+    is split equally, and where a or b is NaN both get all of it."""
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.check(a, b)
@@ -137,8 +162,16 @@ class Minimum(_Binary):
         return np.minimum(a, b)
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        share_a = (self.a < self.b) + 0.5 * (self.a == self.b)
-        return g * share_a.astype(g.dtype), g * (1 - share_a).astype(g.dtype)
+        return _tie_split(g, self.a, self.b, self.a > self.b, self.a < self.b)
+
+
+def _tie_split(
+    g: np.ndarray, a: np.ndarray, b: np.ndarray, a_loses: np.ndarray, b_loses: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's maximum/minimum gradients: ``g / 2`` to both at a tie, ``g`` to the winner,
+    0 (even where ``g`` is NaN) to the loser; with a NaN neither loses, so both get ``g``."""
+    shared = np.where(a == b, g / 2, g)
+    return np.where(a_loses, 0, shared), np.where(b_loses, 0, shared)
 
 
 class Neg(Function):
@@ -191,18 +224,20 @@ class Sqrt(Function):
 
 
 class Relu(Function):
-    """out = max(a, 0); d/da = 1 where a > 0, else 0 (so the gradient at exactly 0 is 0).
+    """out = max(a, 0); d/da = 1 where out != 0, else 0 (so the gradient at exactly 0 is 0).
 
-    max(-inf, 0) is 0 and NaN stays NaN, as in PyTorch. With ``inplace=True``
+    max(-inf, 0) is 0 and NaN stays NaN with gradient 1, as in PyTorch (whose mask is
+    ``out <= 0``); relu(-0.0) is +0.0 (PyTorch: -0.0). With ``inplace=True``
     (:meth:`Tensor.relu_`, through :func:`~tinygrad_cnn.function.apply_in_place`) the result
-    is written over ``a``; backward needs only the mask of ``a > 0``, taken first.
+    is written over ``a``; backward needs only the mask of ``out != 0``.
     """
 
     new_gradients = True
 
     def forward(self, a: np.ndarray, *, inplace: bool = False) -> np.ndarray:
-        self.positive = a > 0
-        return _maximum_with_zero(a, in_place=inplace)
+        out = _maximum_with_zero(a, in_place=inplace)
+        self.positive = out != 0  # a > 0, or NaN (as PyTorch); see docs/performance.md
+        return out
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         # Over g when the engine allows it: g is then usually a pool's fresh gradient, still
@@ -245,7 +280,7 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """out = 1 / (1 + e**-a), computed without overflow; d/da = out (1 - out)."""
+    """out = 1 / (1 + e**-a), computed without overflow; d/da = (1 - out) out."""
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         # exp of a non-positive number never overflows: use e**a / (1 + e**a) for a < 0.
@@ -254,14 +289,14 @@ class Sigmoid(Function):
         return self.out
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (g * self.out * (1 - self.out),)
+        return (g * (1 - self.out) * self.out,)  # PyTorch's order of the products
 
 
 class Abs(Function):
-    """out = |a|; d/da = sign(a) (0 at a == 0)."""
+    """out = |a|; d/da = sign(a) (0 at a == 0, and at NaN as in PyTorch)."""
 
     def forward(self, a: np.ndarray) -> np.ndarray:
-        self.sign = np.sign(a)
+        self.sign = np.where(np.isnan(a), 0, np.sign(a)) if a.dtype.kind == "f" else np.sign(a)
         return np.abs(a)
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
