@@ -29,6 +29,37 @@ from tinygrad_cnn.ops import (
     softmax,
     stack,
 )
+# --- comparisons and selection (sum, mean, max, min, any, all are kept out of __all__: a
+# star import must not shadow Python's builtins)
+from tinygrad_cnn.ops import (
+    ValuesIndices,
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    clamp,
+    clip,
+    eq,
+    gather,
+    ge,
+    gt,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    lt,
+    max,
+    mean,
+    min,
+    ne,
+    sign,
+    sort,
+    sum,
+    topk,
+    where,
+)
 from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_cnn import checkpoint, data, debug, models, nn, optim, viz
 from tinygrad_cnn.debug import AnomalyError, GraphReport, check_graph, detect_anomaly
@@ -42,4 +73,7 @@ __all__ = [
     "concatenate", "conv2d", "cross_entropy", "data", "debug", "detect_anomaly", "draw",
     "enable_grad", "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d",
     "models", "nn", "no_grad", "optim", "set_grad_enabled", "softmax", "stack", "viz",
+    # comparisons and selection
+    "ValuesIndices", "amax", "amin", "argmax", "argmin", "clamp", "clip", "eq", "gather", "ge",
+    "gt", "isfinite", "isinf", "isnan", "le", "lt", "ne", "sign", "sort", "topk", "where",
 ]  # fmt: skip

@@ -4,6 +4,23 @@ The classes (``Add``, ``Conv2d``, ...) are the graph nodes; the lower-case funct
 (``conv2d``, ``cross_entropy``, ...) validate arguments and apply them.
 """
 
+from tinygrad_cnn.ops.compare import (
+    all,
+    any,
+    bitwise,
+    bitwise_not,
+    compare,
+    eq,
+    ge,
+    gt,
+    is_operand,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    lt,
+    ne,
+)
 from tinygrad_cnn.ops.conv import AvgPool2d, Conv2d, MaxPool2d, avg_pool2d, conv2d, max_pool2d
 from tinygrad_cnn.ops.elementwise import (
     Abs,
@@ -20,9 +37,11 @@ from tinygrad_cnn.ops.elementwise import (
     PowScalar,
     Relu,
     Sigmoid,
+    Sign,
     Sqrt,
     Sub,
     Tanh,
+    sign,
 )
 from tinygrad_cnn.ops.loss import (
     CrossEntropy,
@@ -52,7 +71,24 @@ from tinygrad_cnn.ops.movement import (
     stack,
     unsqueeze,
 )
-from tinygrad_cnn.ops.reduce import Max, Mean, Min, Sum, reduce_op
+from tinygrad_cnn.ops.reduce import Max, Mean, Min, Sum, amax, amin, mean, reduce_op, sum
+from tinygrad_cnn.ops.select import (
+    Clamp,
+    Gather,
+    ValuesIndices,
+    Where,
+    argmax,
+    argmin,
+    clamp,
+    gather,
+    max,
+    min,
+    sort,
+    topk,
+    where,
+)
+
+clip = clamp  # PyTorch's alias
 
 __all__ = [
     "Abs", "Add", "AvgPool2d", "BroadcastTo", "Cast", "Concatenate", "Conv2d", "CrossEntropy",
@@ -62,4 +98,9 @@ __all__ = [
     "avg_pool2d", "broadcast_to", "concatenate", "conv2d", "cross_entropy", "flatten",
     "getitem", "log_softmax", "matmul", "max_pool2d", "pad", "permute", "reduce_op", "reshape",
     "softmax", "squeeze", "stack", "unsqueeze",
+    # comparisons and selection
+    "Clamp", "Gather", "Sign", "ValuesIndices", "Where", "all", "amax", "amin", "any", "argmax",
+    "argmin", "bitwise", "bitwise_not", "clamp", "clip", "compare", "eq", "gather", "ge", "gt",
+    "is_operand", "isfinite", "isinf", "isnan", "le", "lt", "max", "mean", "min", "ne", "sign",
+    "sort", "sum", "topk", "where",
 ]  # fmt: skip
