@@ -29,14 +29,15 @@ from tinygrad_cnn.ops import (
     softmax,
     stack,
 )
+
 # --- comparisons and selection (sum, mean, max, min, any, all are kept out of __all__: a
 # star import must not shadow Python's builtins)
 from tinygrad_cnn.ops import (
     ValuesIndices,
-    all,
+    all as all,
     amax,
     amin,
-    any,
+    any as any,
     argmax,
     argmin,
     clamp,
@@ -50,13 +51,13 @@ from tinygrad_cnn.ops import (
     isnan,
     le,
     lt,
-    max,
-    mean,
-    min,
+    max as max,
+    mean as mean,
+    min as min,
     ne,
     sign,
     sort,
-    sum,
+    sum as sum,
     topk,
     where,
 )
@@ -68,12 +69,11 @@ from tinygrad_cnn.viz import draw
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError", "Function", "GradcheckError", "GraphReport", "Tensor", "avg_pool2d",
-    "check_graph", "checkpoint",
-    "concatenate", "conv2d", "cross_entropy", "data", "debug", "detect_anomaly", "draw",
-    "enable_grad", "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d",
-    "models", "nn", "no_grad", "optim", "set_grad_enabled", "softmax", "stack", "viz",
-    # comparisons and selection
-    "ValuesIndices", "amax", "amin", "argmax", "argmin", "clamp", "clip", "eq", "gather", "ge",
-    "gt", "isfinite", "isinf", "isnan", "le", "lt", "ne", "sign", "sort", "topk", "where",
+    "AnomalyError", "Function", "GradcheckError", "GraphReport", "Tensor", "ValuesIndices",
+    "amax", "amin", "argmax", "argmin", "avg_pool2d", "check_graph", "checkpoint", "clamp",
+    "clip", "concatenate", "conv2d", "cross_entropy", "data", "debug", "detect_anomaly",
+    "draw", "enable_grad", "eq", "gather", "ge", "gradcheck", "gt", "is_grad_enabled",
+    "isfinite", "isinf", "isnan", "le", "log_softmax", "lt", "matmul", "max_pool2d", "models",
+    "ne", "nn", "no_grad", "optim", "set_grad_enabled", "sign", "softmax", "sort", "stack",
+    "topk", "viz", "where",
 ]  # fmt: skip

@@ -610,11 +610,11 @@ class Tensor:
         """``self`` where ``condition`` else ``other``, as ``torch.Tensor.where``."""
         return ops.where(condition, self, other)
 
-    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         """Limit to ``[min, max]`` (numbers or tensors); gradient 1 inside, ends included."""
         return ops.clamp(self, min, max)
 
-    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
         """Alias of :meth:`clamp`."""
         return ops.clamp(self, min, max)
 
@@ -626,11 +626,11 @@ class Tensor:
         """Values along ``dim`` at ``index``, as ``torch.gather``; differentiable in self."""
         return ops.gather(self, dim, index)
 
-    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Any:
         """``(values, indices)`` sorted along ``dim`` (stable; NaN largest)."""
-        return ops.sort(self, dim, descending, stable)
+        return ops.sort(self, dim, descending, stable=stable)
 
-    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
         """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``."""
         return ops.topk(self, k, dim, largest, sorted)
 

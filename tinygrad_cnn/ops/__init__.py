@@ -91,16 +91,14 @@ from tinygrad_cnn.ops.select import (
 clip = clamp  # PyTorch's alias
 
 __all__ = [
-    "Abs", "Add", "AvgPool2d", "BroadcastTo", "Cast", "Concatenate", "Conv2d", "CrossEntropy",
-    "Div", "Exp", "GetItem", "Log", "LogSoftmax", "Matmul", "Max", "MaxPool2d", "Maximum",
-    "Mean", "Min", "Minimum", "Mul", "Neg", "Pad", "Permute", "Pow", "PowScalar", "Relu",
-    "Reshape", "Sigmoid", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh",
-    "avg_pool2d", "broadcast_to", "concatenate", "conv2d", "cross_entropy", "flatten",
-    "getitem", "log_softmax", "matmul", "max_pool2d", "pad", "permute", "reduce_op", "reshape",
-    "softmax", "squeeze", "stack", "unsqueeze",
-    # comparisons and selection
-    "Clamp", "Gather", "Sign", "ValuesIndices", "Where", "all", "amax", "amin", "any", "argmax",
-    "argmin", "bitwise", "bitwise_not", "clamp", "clip", "compare", "eq", "gather", "ge", "gt",
-    "is_operand", "isfinite", "isinf", "isnan", "le", "lt", "max", "mean", "min", "ne", "sign",
-    "sort", "sum", "topk", "where",
+    "Abs", "Add", "AvgPool2d", "BroadcastTo", "Cast", "Clamp", "Concatenate", "Conv2d",
+    "CrossEntropy", "Div", "Exp", "Gather", "GetItem", "Log", "LogSoftmax", "Matmul", "Max",
+    "MaxPool2d", "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pad", "Permute", "Pow",
+    "PowScalar", "Relu", "Reshape", "Sigmoid", "Sign", "Softmax", "Sqrt", "Stack", "Sub",
+    "Sum", "Tanh", "ValuesIndices", "Where", "all", "amax", "amin", "any", "argmax", "argmin",
+    "avg_pool2d", "bitwise", "bitwise_not", "broadcast_to", "clamp", "clip", "compare",
+    "concatenate", "conv2d", "cross_entropy", "eq", "flatten", "gather", "ge", "getitem", "gt",
+    "is_operand", "isfinite", "isinf", "isnan", "le", "log_softmax", "lt", "matmul", "max",
+    "max_pool2d", "mean", "min", "ne", "pad", "permute", "reduce_op", "reshape", "sign",
+    "softmax", "sort", "squeeze", "stack", "sum", "topk", "unsqueeze", "where",
 ]  # fmt: skip

@@ -25,12 +25,18 @@ _COMPARISONS = {
     "gt": np.greater,
     "ge": np.greater_equal,
 }
-_BITWISE = {"bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor}
+_BITWISE = {
+    "bitwise_and": np.bitwise_and,
+    "bitwise_or": np.bitwise_or,
+    "bitwise_xor": np.bitwise_xor,
+}
 
 
 def is_operand(value: Any) -> bool:
     """Whether ``value`` can be the other side of a comparison (else ``==`` is identity)."""
-    return isinstance(value, Tensor | int | float | np.number | np.bool_ | np.ndarray | list | tuple)
+    return isinstance(
+        value, Tensor | int | float | np.number | np.bool_ | np.ndarray | list | tuple
+    )
 
 
 def _bool_tensor(array: Any) -> Tensor:
@@ -61,32 +67,32 @@ def compare(op: str, x: Tensor, other: Any) -> Tensor:
     return _bool_tensor(_COMPARISONS[op](a, b))
 
 
-def eq(input: Tensor, other: Any) -> Tensor:  # noqa: A002 - PyTorch's argument name
+def eq(input: Tensor, other: Any) -> Tensor:
     """``input == other`` elementwise (bool, broadcast), as ``torch.eq``."""
     return compare("eq", input, other)
 
 
-def ne(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+def ne(input: Tensor, other: Any) -> Tensor:
     """``input != other`` elementwise (bool, broadcast), as ``torch.ne``. NaN != NaN."""
     return compare("ne", input, other)
 
 
-def lt(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+def lt(input: Tensor, other: Any) -> Tensor:
     """``input < other`` elementwise (bool, broadcast), as ``torch.lt``."""
     return compare("lt", input, other)
 
 
-def le(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+def le(input: Tensor, other: Any) -> Tensor:
     """``input <= other`` elementwise (bool, broadcast), as ``torch.le``."""
     return compare("le", input, other)
 
 
-def gt(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+def gt(input: Tensor, other: Any) -> Tensor:
     """``input > other`` elementwise (bool, broadcast), as ``torch.gt``."""
     return compare("gt", input, other)
 
 
-def ge(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+def ge(input: Tensor, other: Any) -> Tensor:
     """``input >= other`` elementwise (bool, broadcast), as ``torch.ge``."""
     return compare("ge", input, other)
 
@@ -116,17 +122,17 @@ def _value_test(op: str, x: Tensor, test: Any) -> Tensor:
     return _bool_tensor(test(x.data))
 
 
-def isnan(input: Tensor) -> Tensor:  # noqa: A002
+def isnan(input: Tensor) -> Tensor:
     """True where ``input`` is NaN (bool, same shape), as ``torch.isnan``."""
     return _value_test("isnan", input, np.isnan)
 
 
-def isinf(input: Tensor) -> Tensor:  # noqa: A002
+def isinf(input: Tensor) -> Tensor:
     """True where ``input`` is +inf or -inf, as ``torch.isinf``."""
     return _value_test("isinf", input, np.isinf)
 
 
-def isfinite(input: Tensor) -> Tensor:  # noqa: A002
+def isfinite(input: Tensor) -> Tensor:
     """True where ``input`` is neither NaN nor infinite, as ``torch.isfinite``."""
     return _value_test("isfinite", input, np.isfinite)
 
@@ -142,8 +148,8 @@ def _truth_reduction(
     return _bool_tensor(getattr(np, op)(truth, axis=axes, keepdims=keep))
 
 
-def any(  # noqa: A001 - PyTorch's name
-    input: Tensor,  # noqa: A002
+def any(
+    input: Tensor,
     dim: Axis = None,
     keepdim: bool | None = None,
     *,
@@ -154,8 +160,8 @@ def any(  # noqa: A001 - PyTorch's name
     return _truth_reduction("any", input, dim, keepdim, axis, keepdims)
 
 
-def all(  # noqa: A001 - PyTorch's name
-    input: Tensor,  # noqa: A002
+def all(
+    input: Tensor,
     dim: Axis = None,
     keepdim: bool | None = None,
     *,

@@ -293,6 +293,6 @@ class Sign(Function):
         return (np.zeros_like(g),)
 
 
-def sign(input: Any) -> Any:  # noqa: A002 - PyTorch's argument name
+def sign(input: Any) -> Any:
     """-1, 0 or 1 elementwise, as ``torch.sign`` (see :class:`Sign`)."""
     return Sign.apply(input)

@@ -132,9 +132,7 @@ def log_softmax(
     return LogSoftmax.apply(x, axis=dim)
 
 
-def softmax(
-    x: Tensor, dim: int | None = None, *, dtype: Any = None, axis: Any = None
-) -> Tensor:
+def softmax(x: Tensor, dim: int | None = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``; each slice sums to 1 (a 0-d input gives 1).
 
     Arguments as :func:`log_softmax`.

@@ -8,9 +8,9 @@ the reduced axes as size 1 (``keepdims`` form), then spreads the gradient over t
 
 from __future__ import annotations
 
-import numpy as np
-
 from typing import Any
+
+import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.tensor import Axis, Tensor
@@ -74,17 +74,27 @@ def normalize_axes(op: str, axis: Axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(normalized))
 
 
-def reduce_op(op: type[Function], x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Apply the reduction ``op`` to ``x`` over ``axis`` (int, tuple, or None for all)."""
+def reduce_op(
+    op: type[Function],
+    x: Tensor,
+    axis: Axis = None,
+    keepdims: bool = False,
+    name: str | None = None,
+) -> Tensor:
+    """Apply the reduction ``op`` to ``x`` over ``axis`` (int, tuple, or None for all).
+
+    ``name`` is the public function's name for error messages (default the op's).
+    """
+    name = name or op.name
     if not isinstance(x, Tensor):
-        raise TypeError(f"{op.name}: input must be a Tensor, got {type(x).__name__}")
-    axes = normalize_axes(op.name, axis, x.ndim)
+        raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+    axes = normalize_axes(name, axis, x.ndim)
     if op in (Max, Min) and any(x.shape[a] == 0 for a in axes):
-        raise ValueError(f"{op.name}: cannot reduce an empty axis of a tensor of shape {x.shape}")
+        raise ValueError(f"{name}: cannot reduce an empty dim of a tensor of shape {x.shape}")
     return op.apply(x, axis=axes, keepdims=bool(keepdims))
 
 
-def sum(  # noqa: A001 - PyTorch's name
+def sum(
     x: Tensor,
     dim: Axis = None,
     keepdim: bool | None = None,
@@ -162,7 +172,7 @@ def amax(
     as in PyTorch).
     """
     dim, keepdim = resolve_dim("amax", dim, keepdim, axis, keepdims)
-    return reduce_op(Max, x, dim, keepdim)
+    return reduce_op(Max, x, dim, keepdim, name="amax")
 
 
 def amin(
@@ -175,7 +185,7 @@ def amin(
 ) -> Tensor:
     """Minimum over ``dim``, as ``torch.amin`` (see :func:`amax`)."""
     dim, keepdim = resolve_dim("amin", dim, keepdim, axis, keepdims)
-    return reduce_op(Min, x, dim, keepdim)
+    return reduce_op(Min, x, dim, keepdim, name="amin")
 
 
 def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:

@@ -46,7 +46,7 @@ class Where(Function):
         return None, grad_a, grad_b
 
 
-def where(condition: Tensor, input: Any, other: Any) -> Tensor:  # noqa: A002 - torch's name
+def where(condition: Tensor, input: Any, other: Any) -> Tensor:
     """``input`` where ``condition`` is True, else ``other``, with broadcasting.
 
     Parameters
@@ -103,7 +103,7 @@ class Clamp(Function):
         return grad_x, grad_low, grad_high
 
 
-def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """Limit ``input`` to ``[min, max]``, as ``torch.clamp`` (alias ``clip``).
 
     Parameters
@@ -169,7 +169,7 @@ def _positions(index: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
     return tuple(index if axis == dim else grid for axis, grid in enumerate(grids))
 
 
-def gather(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
+def gather(input: Tensor, dim: int, index: Any) -> Tensor:
     """Values of ``input`` along ``dim`` at ``index``, as ``torch.gather``.
 
     Parameters
@@ -190,7 +190,9 @@ def gather(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
     if index_array.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be integers, got dtype {index_array.dtype}")
     axis = _one_dim("gather", dim, input.ndim)
-    if index_array.ndim != builtins.max(input.ndim, 1) and not (input.ndim == index_array.ndim == 0):
+    if index_array.ndim != builtins.max(input.ndim, 1) and not (
+        input.ndim == index_array.ndim == 0
+    ):
         raise ValueError(
             f"gather: index must have as many dimensions as input ({input.ndim}), got shape "
             f"{index_array.shape}"
@@ -272,8 +274,8 @@ def _max_or_min(
     return _extremum_along(op, x, dim, keep, pick)
 
 
-def max(  # noqa: A001 - PyTorch's name
-    input: Tensor,  # noqa: A002
+def max(
+    input: Tensor,
     dim: Any = None,
     keepdim: bool | None = None,
     *,
@@ -292,8 +294,8 @@ def max(  # noqa: A001 - PyTorch's name
     return _max_or_min("max", input, dim, keepdim, axis, keepdims)
 
 
-def min(  # noqa: A001 - PyTorch's name
-    input: Tensor,  # noqa: A002
+def min(
+    input: Tensor,
     dim: Any = None,
     keepdim: bool | None = None,
     *,
@@ -326,7 +328,7 @@ def _arg_extremum(
 
 
 def argmax(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     dim: Any = None,
     keepdim: bool | None = None,
     *,
@@ -341,7 +343,7 @@ def argmax(
 
 
 def argmin(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     dim: Any = None,
     keepdim: bool | None = None,
     *,
@@ -363,9 +365,10 @@ def _sort_order(data: np.ndarray, axis: int, descending: bool) -> np.ndarray:
 
 
 def sort(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     dim: int = -1,
     descending: bool = False,
+    *,
     stable: bool = False,
 ) -> ValuesIndices:
     """``(values, indices)`` sorted along ``dim``, as ``torch.sort``.
@@ -386,11 +389,11 @@ def sort(
 
 
 def topk(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     k: int,
     dim: int = -1,
     largest: bool = True,
-    sorted: bool = True,  # noqa: A002 - PyTorch's argument name
+    sorted: bool = True,
 ) -> ValuesIndices:
     """The ``k`` largest (or smallest) elements along ``dim``, as ``torch.topk``.
 
@@ -413,4 +416,3 @@ def topk(
     if input.ndim == 0:
         return ValuesIndices(reshape(values, ()), Tensor._from_op(order.reshape(()), None))
     return ValuesIndices(values, Tensor._from_op(order, None))
-
