@@ -148,7 +148,7 @@ def train(
             seconds += time.perf_counter() - start
             images_seen += len(labels)
             loss_value = loss.item()
-            accuracy = float((logits.data.argmax(axis=1) == labels.data).mean())
+            accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
             history.loss.append(loss_value)
             history.accuracy.append(accuracy)
             running_loss = _running_mean(running_loss, loss_value)

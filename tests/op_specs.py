@@ -149,18 +149,18 @@ def _reduction(values: Callable[[Shape], st.SearchStrategy[np.ndarray]]) -> st.S
     def draw(draw_from: st.DrawFn) -> Case:
         shape = draw_from(shapes(max_dims=3))
         x = draw_from(values(shape))
-        axis = draw_from(reduction_axes(len(shape)))
-        return Case((x,), {"axis": axis, "keepdims": draw_from(st.booleans())})
+        dim = draw_from(reduction_axes(len(shape)))
+        return Case((x,), {"dim": dim, "keepdim": draw_from(st.booleans())})
 
     return draw()
 
 
 def _torch_reduction(function: str) -> Callable[..., Any]:
-    def reduce(x: Any, *, axis: Any, keepdims: bool) -> Any:
+    def reduce(x: Any, *, dim: Any, keepdim: bool) -> Any:
         if x.ndim == 0:
             return x.clone()
-        dims = tuple(range(x.ndim)) if axis is None else axis
-        return getattr(_torch(), function)(x, dim=dims, keepdim=keepdims)
+        dims = tuple(range(x.ndim)) if dim is None else dim
+        return getattr(_torch(), function)(x, dim=dims, keepdim=keepdim)
 
     return reduce
 
@@ -342,9 +342,10 @@ def _pow_scalar_case(draw: st.DrawFn) -> Case:
 
 @st.composite
 def _softmax_case(draw: st.DrawFn) -> Case:
-    shape = draw(shapes(min_dims=1, max_dims=3))
-    axis = draw(st.integers(-len(shape), len(shape) - 1))
-    return Case((draw(arrays(shape, min_value=-5.0, max_value=5.0)),), {"axis": axis})
+    """Any rank from 0-d (dim 0 or -1 there, as PyTorch allows), any valid dim."""
+    shape = draw(shapes(min_dims=0, max_dims=3))
+    dim = draw(st.integers(-max(len(shape), 1), max(len(shape), 1) - 1))
+    return Case((draw(arrays(shape, min_value=-5.0, max_value=5.0)),), {"dim": dim})
 
 
 @st.composite
@@ -425,8 +426,69 @@ def _in_place_pair(
     return Case((draw(arrays(shape)), draw(second(other))), kwargs)
 
 
+# ---------------------------------------------------------------------- comparisons, selection
+@st.composite
+def _where_case(draw: st.DrawFn) -> Case:
+    """A bool condition and two float operands, three broadcast shapes; or a scalar ``other``."""
+    shape_c, shape_a, shape_b = draw(broadcastable_shapes(num_shapes=3))
+    condition = draw(arrays(shape_c, elements=st.booleans(), dtype=np.bool_))
+    a = draw(arrays(shape_a))
+    if draw(st.booleans()):
+        return Case((condition, a), {"other": draw(st.sampled_from([0.0, -1.5, 2.0]))})
+    return Case((condition, a, draw(arrays(shape_b))))
+
+
+def _torch_where(condition: Any, a: Any, b: Any = None, **kwargs: Any) -> Any:
+    """torch.where; the condition arrives as int64 (to_torch converts non-float arrays)."""
+    rest = (b,) if b is not None else ()
+    return _torch().where(condition.bool(), a, *rest, **kwargs)
+
+
+def _clamp_with(clamp: Callable[..., Any]) -> Callable[..., Any]:
+    """``call(x, *bounds, which=names, **scalars)``: tensor bounds named by ``which``."""
+
+    def call(x: Any, *bounds: Any, which: tuple[str, ...] = (), **scalars: float) -> Any:
+        return clamp(x, **scalars, **dict(zip(which, bounds, strict=True)))
+
+    return call
+
+
 @st.composite
 def _clamp_case(draw: st.DrawFn) -> Case:
+    """Number bounds, or tensor bounds (min, max or both, broadcast), never tied with x.
+
+    Bounds are drawn in any order: where min > max the result is max, as in PyTorch.
+    """
+    which = draw(st.sampled_from([(), ("min",), ("max",), ("min", "max")]))
+    if not which:
+        shape = draw(shapes())
+        x, low, high = draw(separated_arrays([shape, (), ()]))
+        scalars = draw(st.sampled_from([("min",), ("max",), ("min", "max")]))
+        bounds = {"min": float(low), "max": float(high)}
+        return Case((x,), {name: bounds[name] for name in scalars})
+    # x has the broadcast shape (torch's backward fails when a bound broadcasts x itself).
+    *bound_shapes, other = draw(broadcastable_shapes(num_shapes=len(which) + 1))
+    x_shape = np.broadcast_shapes(*bound_shapes, other)
+    values = draw(separated_arrays([x_shape, *bound_shapes]))
+    return Case(tuple(values), {"which": which})
+
+
+@st.composite
+def _gather_case(draw: st.DrawFn) -> Case:
+    """An index no larger than x except along ``dim``, with repeated positions."""
+    shape = draw(shapes(min_dims=1, max_dims=3))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    index_shape = tuple(
+        draw(st.integers(1, 4)) if d == dim % len(shape) else draw(st.integers(1, n))
+        for d, n in enumerate(shape)
+    )
+    n = shape[dim]
+    index = draw(arrays(index_shape, elements=st.integers(0, n - 1), dtype=np.int64))
+    return Case((draw(arrays(shape)), index), {"dim": dim}, (True, False))
+
+
+@st.composite
+def _clamp_in_place_case(draw: st.DrawFn) -> Case:
     """Bounds at least 0.5 apart (one may be None), values kept 0.05 away from both."""
     x = draw(arrays(draw(shapes(max_dims=3)), min_value=-3.0, max_value=3.0))
     low = draw(st.sampled_from([None, -1.0, 0.0, 0.5]))
@@ -534,9 +596,29 @@ def _specs() -> dict[str, OpSpec]:
         ),
         OpSpec(
             "clamp_",
+            _clamp_in_place_case(),
+            lambda x, **kw: (x * 1).clamp_(**kw),
+            lambda x, **kw: (x * 1).clamp_(**kw),
+        ),
+        # comparisons, selection
+        OpSpec("sign", _unary(kink_free_arrays()), lambda x: x.sign(), lambda x: T().sign(x)),
+        OpSpec(
+            "where",
+            _where_case(),
+            lambda c, a, *rest, **kw: tc.where(c, a, *rest, **kw),
+            _torch_where,
+        ),
+        OpSpec(
+            "clamp",
             _clamp_case(),
-            lambda x, **kw: (x * 1).clamp_(**kw),
-            lambda x, **kw: (x * 1).clamp_(**kw),
+            _clamp_with(lambda x, **kw: x.clamp(**kw)),
+            _clamp_with(lambda x, **kw: T().clamp(x, **kw)),
+        ),
+        OpSpec(
+            "gather",
+            _gather_case(),
+            lambda x, index, *, dim: x.gather(dim, index),
+            lambda x, index, *, dim: T().gather(x, dim, index),
         ),
         # reductions
         OpSpec(
@@ -554,13 +636,13 @@ def _specs() -> dict[str, OpSpec]:
         OpSpec(
             "max",
             _reduction(distinct_arrays),
-            lambda x, **kw: x.max(**kw),
+            lambda x, **kw: x.amax(**kw),
             _torch_reduction("amax"),
         ),
         OpSpec(
             "min",
             _reduction(distinct_arrays),
-            lambda x, **kw: x.min(**kw),
+            lambda x, **kw: x.amin(**kw),
             _torch_reduction("amin"),
         ),
         # movement
@@ -615,14 +697,14 @@ def _specs() -> dict[str, OpSpec]:
         OpSpec(
             "log_softmax",
             _softmax_case(),
-            lambda x, *, axis: tc.log_softmax(x, axis),
-            lambda x, *, axis: F().log_softmax(x, dim=axis),
+            lambda x, *, dim: tc.log_softmax(x, dim),
+            lambda x, *, dim: F().log_softmax(x, dim=dim),
         ),
         OpSpec(
             "softmax",
             _softmax_case(),
-            lambda x, *, axis: tc.softmax(x, axis),
-            lambda x, *, axis: F().softmax(x, dim=axis),
+            lambda x, *, dim: tc.softmax(x, dim),
+            lambda x, *, dim: F().softmax(x, dim=dim),
         ),
         OpSpec(
             "cross_entropy",

@@ -229,10 +229,10 @@ def softmax_calls(draw: st.DrawFn) -> Call:
     axis: Any = -1
     kind = draw(st.sampled_from(["axis range", "axis junk", "dtype", "junk"]))
     if kind == "axis range":
-        ndim = len(shape)
+        ndim = max(len(shape), 1)  # a 0-d tensor accepts dim 0 and -1, as in PyTorch
         axis = draw(st.integers(ndim, ndim + 3) | st.integers(-ndim - 3, -ndim - 1))
-    elif kind == "axis junk":
-        axis = draw(NOT_INTS)
+    elif kind == "axis junk":  # None is the default dim (-1 up to 2 dimensions)
+        axis = draw(NOT_INTS.filter(lambda v: v is not None))
     elif kind == "dtype":
         x = tensor(shape if shape else (2,), draw(WRONG_DTYPES))
     else:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_cnn import checkpoint, models, nn, optim
+from tinygrad_cnn import checkpoint, functional, models, nn, ops, optim
 
 # PyTorch's module-level creation functions, default generator and functional ops.
 from tinygrad_cnn.creation import (
@@ -49,53 +49,75 @@ from tinygrad_cnn.creation import (
 from tinygrad_cnn.dtypes import promote_types
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.functional import (
-    abs,
     add,
     div,
     exp,
     log,
     maximum,
-    mean,
     minimum,
     mul,
     neg,
-    pow,
     relu,
     sigmoid,
     sqrt,
     sub,
-    sum,
     tanh,
 )
 from tinygrad_cnn.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_cnn.ops import (
+    ValuesIndices,
+    amax,
+    amin,
+    argmax,
+    argmin,
     avg_pool2d,
     cat,
     chunk,
+    clamp,
+    clip,
     clone,
     concat,
     concatenate,
     conv2d,
     cross_entropy,
+    eq,
     flatten,
     flip,
+    gather,
+    ge,
+    gt,
+    isfinite,
+    isinf,
+    isnan,
+    le,
     log_softmax,
+    lt,
     matmul,
     max_pool2d,
+    ne,
     permute,
     reshape,
+    sign,
     softmax,
+    sort,
     split,
     squeeze,
     stack,
     t,
+    topk,
     transpose,
     unbind,
     unsqueeze,
+    where,
 )
 from tinygrad_cnn.random import default_generator, manual_seed
 from tinygrad_cnn.tensor import Size, Tensor
+
+# Importable as tinygrad_cnn.sum and so on, as in PyTorch, but kept out of __all__: a star
+# import must not shadow Python's builtins.
+abs, pow = functional.abs, functional.pow
+all, any, max, mean, min, sum = ops.all, ops.any, ops.max, ops.mean, ops.min, ops.sum
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
     from tinygrad_cnn import data, debug, viz
@@ -133,18 +155,22 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "AnomalyError", "Function", "GradcheckError", "GraphReport", "Size", "Tensor", "avg_pool2d",
-    "cat", "check_graph", "checkpoint", "chunk", "clone", "concat", "concatenate", "conv2d",
-    "cross_entropy", "data", "debug", "detect_anomaly", "draw", "enable_grad", "flatten", "flip",
-    "gradcheck", "is_grad_enabled", "log_softmax", "matmul", "max_pool2d", "models", "nn",
-    "no_grad", "optim", "permute", "reshape", "set_grad_enabled", "softmax", "split", "squeeze",
-    "stack", "t", "transpose", "unbind", "unsqueeze", "viz",
+    "AnomalyError", "Function", "GradcheckError", "GraphReport", "Size", "Tensor",
+    "ValuesIndices", "amax", "amin", "argmax", "argmin", "avg_pool2d", "cat", "check_graph",
+    "checkpoint", "chunk", "clamp", "clip", "clone", "concat", "concatenate", "conv2d",
+    "cross_entropy", "data", "debug", "detect_anomaly", "draw", "enable_grad", "eq", "flatten",
+    "flip", "gather", "ge", "gradcheck", "gt", "is_grad_enabled", "isfinite", "isinf", "isnan",
+    "le", "log_softmax", "lt", "matmul", "max_pool2d", "models", "ne", "nn", "no_grad", "optim",
+    "permute", "reshape", "set_grad_enabled", "sign", "softmax", "sort", "split", "squeeze",
+    "stack", "t", "topk", "transpose", "unbind", "unsqueeze", "viz", "where",
 ]  # fmt: skip
-# creation, the default generator, functional ops, type promotion
+# creation, the default generator, functional ops, type promotion (abs, pow, sum, mean, max,
+# min, any and all are importable but kept out of __all__: a star import must not shadow
+# Python's builtins)
 __all__ += [
-    "abs", "add", "arange", "default_generator", "div", "empty", "exp", "eye", "full",
-    "full_like", "linspace", "log", "manual_seed", "maximum", "mean", "minimum", "mul", "neg",
-    "ones", "ones_like", "pow", "promote_types", "rand", "rand_like", "randint", "randn",
-    "randn_like", "relu", "reshape", "sigmoid", "sqrt", "sub", "sum", "tanh", "tensor",
+    "add", "arange", "default_generator", "div", "empty", "exp", "eye", "full",
+    "full_like", "linspace", "log", "manual_seed", "maximum", "minimum", "mul", "neg",
+    "ones", "ones_like", "promote_types", "rand", "rand_like", "randint", "randn",
+    "randn_like", "relu", "sigmoid", "sqrt", "sub", "tanh", "tensor",
     "zeros", "zeros_like",
 ]  # fmt: skip

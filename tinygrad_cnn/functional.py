@@ -115,25 +115,3 @@ def maximum(input: Tensor, other: Tensor) -> Tensor:
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise minimum of two tensors; ties split the gradient equally."""
     return _tensor("minimum", input).minimum(_tensor("minimum", other))
-
-
-# ---------------------------------------------------------------------- reductions, shape
-def sum(input: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
-    """Sum over ``dim`` (an int, a tuple, or None for every axis)."""
-    return _tensor("sum", input).sum(dim, keepdim)
-
-
-def mean(input: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
-    """Mean over ``dim`` (an int, a tuple, or None for every axis)."""
-    return _tensor("mean", input).mean(dim, keepdim)
-
-
-def reshape(input: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """The same values in another shape (one entry may be -1)."""
-    return _tensor("reshape", input).reshape(shape)
-
-
-__all__ = [
-    "abs", "add", "div", "exp", "log", "maximum", "mean", "minimum", "mul", "neg", "pow",
-    "relu", "reshape", "sigmoid", "sqrt", "sub", "sum", "tanh",
-]  # fmt: skip

@@ -54,6 +54,9 @@ class Tensor:
     )  # fmt: skip
     # Make numpy defer to Tensor's reflected operators (``ndarray + Tensor`` gives a Tensor).
     __array_ufunc__ = None
+    # ``==`` compares elementwise, yet tensors stay hashable by identity (as in PyTorch), so
+    # sets and dicts of tensors work. (A list's ``in`` and ``index`` use ``==``: use ids.)
+    __hash__ = object.__hash__
 
     def __init__(
         self,
@@ -295,17 +298,6 @@ class Tensor:
         """Cast to float64."""
         return self.astype(np.float64)
 
-    def argmax(self, axis: int | None = None) -> Tensor:
-        """Indices of the maxima along ``axis`` (not differentiable)."""
-        if axis is not None:  # an int in [-ndim, ndim), checked here rather than by numpy
-            if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
-                raise TypeError(f"argmax: axis must be an int or None, got {axis!r}")
-            if not -self.ndim <= axis < self.ndim:
-                raise ValueError(f"argmax: axis {axis} is out of range for shape {self.shape}")
-        if (self.numel() if axis is None else self.shape[axis]) == 0:
-            raise ValueError(f"argmax: cannot take the argmax of an empty axis, shape {self.shape}")
-        return Tensor(np.argmax(self.data, axis=axis))
-
     # ----------------------------------------------------------------- operators
     # ------------------------------------------------- type promotion (tinygrad_cnn.dtypes)
     def _operands(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
@@ -514,21 +506,229 @@ class Tensor:
         return ops.Minimum.apply(*self._operands(other, "minimum"))
 
     # ----------------------------------------------------------------- reductions
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (int, tuple, or None for all)."""
-        return ops.reduce_op(ops.Sum, self, axis, keepdims)
+    def sum(
+        self,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        dtype: Any = None,
+        *,
+        axis: Axis = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Sum over ``dim`` (int, tuple, or None for all); integers and bools sum to int64.
 
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (int, tuple, or None for all)."""
-        return ops.reduce_op(ops.Mean, self, axis, keepdims)
+        See :func:`tinygrad_cnn.ops.reduce.sum` (``axis``/``keepdims`` are accepted too).
+        """
+        return ops.sum(self, dim, keepdim, dtype, axis=axis, keepdims=keepdims)
 
-    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis``; tied maxima share the gradient equally."""
-        return ops.reduce_op(ops.Max, self, axis, keepdims)
+    def mean(
+        self,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        dtype: Any = None,
+        *,
+        axis: Axis = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Mean over ``dim`` (int, tuple, or None for all) of a floating-point tensor."""
+        return ops.mean(self, dim, keepdim, dtype, axis=axis, keepdims=keepdims)
 
-    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        """Minimum over ``axis``; tied minima share the gradient equally."""
-        return ops.reduce_op(ops.Min, self, axis, keepdims)
+    def max(
+        self,
+        dim: Any = None,
+        keepdim: bool | None = None,
+        *,
+        axis: Any = None,
+        keepdims: bool | None = None,
+    ) -> Any:
+        """``x.max()`` (0-d), ``x.max(dim, keepdim)`` ``(values, indices)``, ``x.max(other)``.
+
+        See :func:`tinygrad_cnn.ops.select.max`; :meth:`amax` reduces several dimensions.
+        """
+        return ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def min(
+        self,
+        dim: Any = None,
+        keepdim: bool | None = None,
+        *,
+        axis: Any = None,
+        keepdims: bool | None = None,
+    ) -> Any:
+        """``x.min()`` (0-d), ``x.min(dim, keepdim)`` ``(values, indices)``, ``x.min(other)``."""
+        return ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amax(
+        self,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        *,
+        axis: Axis = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Maximum over ``dim`` (int, tuple, or None for all); ties share the gradient."""
+        return ops.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amin(
+        self,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        *,
+        axis: Axis = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Minimum over ``dim`` (int, tuple, or None for all); ties share the gradient."""
+        return ops.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmax(
+        self,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+        *,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Index (int64) of the first maximum along ``dim``, of the flattened tensor if None."""
+        return ops.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmin(
+        self,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+        *,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Index (int64) of the first minimum along ``dim``, of the flattened tensor if None."""
+        return ops.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def any(
+        self,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        *,
+        axis: Axis = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Whether any element over ``dim`` (all when None) is non-zero (bool)."""
+        return ops.any(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def all(
+        self,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        *,
+        axis: Axis = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Whether every element over ``dim`` (all when None) is non-zero (bool)."""
+        return ops.all(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    # ----------------------------------------------------------------- comparisons, selection
+    # Comparisons give bool tensors and are never recorded (see tinygrad_cnn/ops/compare.py).
+    # Unsupported operands return NotImplemented: ``x == None`` is False, ``x < None`` raises.
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return ops.compare("eq", self, other) if ops.is_operand(other) else NotImplemented
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return ops.compare("ne", self, other) if ops.is_operand(other) else NotImplemented
+
+    def __lt__(self, other: Any) -> Any:
+        return ops.compare("lt", self, other) if ops.is_operand(other) else NotImplemented
+
+    def __le__(self, other: Any) -> Any:
+        return ops.compare("le", self, other) if ops.is_operand(other) else NotImplemented
+
+    def __gt__(self, other: Any) -> Any:
+        return ops.compare("gt", self, other) if ops.is_operand(other) else NotImplemented
+
+    def __ge__(self, other: Any) -> Any:
+        return ops.compare("ge", self, other) if ops.is_operand(other) else NotImplemented
+
+    def eq(self, other: Any) -> Tensor:
+        """``self == other`` elementwise (bool)."""
+        return ops.compare("eq", self, other)
+
+    def ne(self, other: Any) -> Tensor:
+        """``self != other`` elementwise (bool)."""
+        return ops.compare("ne", self, other)
+
+    def lt(self, other: Any) -> Tensor:
+        """``self < other`` elementwise (bool)."""
+        return ops.compare("lt", self, other)
+
+    def le(self, other: Any) -> Tensor:
+        """``self <= other`` elementwise (bool)."""
+        return ops.compare("le", self, other)
+
+    def gt(self, other: Any) -> Tensor:
+        """``self > other`` elementwise (bool)."""
+        return ops.compare("gt", self, other)
+
+    def ge(self, other: Any) -> Tensor:
+        """``self >= other`` elementwise (bool)."""
+        return ops.compare("ge", self, other)
+
+    def __invert__(self) -> Tensor:
+        return ops.bitwise_not(self)
+
+    def __and__(self, other: Any) -> Tensor:
+        return ops.bitwise("bitwise_and", self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return ops.bitwise("bitwise_and", self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return ops.bitwise("bitwise_or", self, other)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return ops.bitwise("bitwise_or", self, other)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return ops.bitwise("bitwise_xor", self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return ops.bitwise("bitwise_xor", self, other)
+
+    def isnan(self) -> Tensor:
+        """True where NaN (bool)."""
+        return ops.isnan(self)
+
+    def isinf(self) -> Tensor:
+        """True where +inf or -inf (bool)."""
+        return ops.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        """True where neither NaN nor infinite (bool)."""
+        return ops.isfinite(self)
+
+    def where(self, condition: Tensor, other: Any) -> Tensor:
+        """``self`` where ``condition`` else ``other``, as ``torch.Tensor.where``."""
+        return ops.where(condition, self, other)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        """Limit to ``[min, max]`` (numbers or tensors); gradient 1 inside, ends included."""
+        return ops.clamp(self, min, max)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        """Alias of :meth:`clamp`."""
+        return ops.clamp(self, min, max)
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 elementwise (0 at NaN, as PyTorch); the gradient is 0."""
+        return ops.Sign.apply(self)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        """Values along ``dim`` at ``index``, as ``torch.gather``; differentiable in self."""
+        return ops.gather(self, dim, index)
+
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Any:
+        """``(values, indices)`` sorted along ``dim`` (stable; NaN largest)."""
+        return ops.sort(self, dim, descending, stable=stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``."""
+        return ops.topk(self, k, dim, largest, sorted)
 
     # ----------------------------------------------------------------- shapes
     # PyTorch's signatures and semantics; the ops live in tinygrad_cnn/ops/movement.py.
@@ -772,13 +972,13 @@ class Tensor:
         """2-D average pooling, see :func:`tinygrad_cnn.ops.avg_pool2d`."""
         return ops.avg_pool2d(self, kernel_size, stride)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        """``log(softmax(x))`` along ``axis``, computed stably."""
-        return ops.log_softmax(self, axis)
+    def log_softmax(self, dim: int | None = None, dtype: Any = None, *, axis: Any = None) -> Tensor:
+        """``log(softmax(x))`` along ``dim``, computed stably (see :func:`ops.log_softmax`)."""
+        return ops.log_softmax(self, dim, dtype=dtype, axis=axis)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        """Softmax along ``axis``, computed stably."""
-        return ops.softmax(self, axis)
+    def softmax(self, dim: int | None = None, dtype: Any = None, *, axis: Any = None) -> Tensor:
+        """Softmax along ``dim``, computed stably (see :func:`ops.softmax`)."""
+        return ops.softmax(self, dim, dtype=dtype, axis=axis)
 
     def cross_entropy(self, labels: Any, reduction: str = "mean") -> Tensor:
         """Softmax cross-entropy of logits ``(N, K)`` against integer labels ``(N,)``."""

@@ -4,6 +4,23 @@ The classes (``Add``, ``Conv2d``, ...) are the graph nodes; the lower-case funct
 (``conv2d``, ``cross_entropy``, ...) validate arguments and apply them.
 """
 
+from tinygrad_cnn.ops.compare import (
+    all,
+    any,
+    bitwise,
+    bitwise_not,
+    compare,
+    eq,
+    ge,
+    gt,
+    is_operand,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    lt,
+    ne,
+)
 from tinygrad_cnn.ops.conv import Conv2d, conv2d
 from tinygrad_cnn.ops.elementwise import (
     Abs,
@@ -20,9 +37,11 @@ from tinygrad_cnn.ops.elementwise import (
     PowScalar,
     Relu,
     Sigmoid,
+    Sign,
     Sqrt,
     Sub,
     Tanh,
+    sign,
 )
 from tinygrad_cnn.ops.inplace import (
     AddInPlace,
@@ -84,17 +103,38 @@ from tinygrad_cnn.ops.movement import (
     wrap_dim,
 )
 from tinygrad_cnn.ops.pool import AvgPool2d, MaxPool2d, avg_pool2d, max_pool2d
-from tinygrad_cnn.ops.reduce import Max, Mean, Min, Sum, reduce_op
+from tinygrad_cnn.ops.reduce import Max, Mean, Min, Sum, amax, amin, mean, reduce_op, sum
+from tinygrad_cnn.ops.select import (
+    Clamp,
+    Gather,
+    ValuesIndices,
+    Where,
+    argmax,
+    argmin,
+    clamp,
+    gather,
+    max,
+    min,
+    sort,
+    topk,
+    where,
+)
+
+clip = clamp  # PyTorch's alias
 
 __all__ = [
-    "Abs", "Add", "AvgPool2d", "BroadcastTo", "Cast", "Clone", "Concatenate", "Conv2d",
-    "CrossEntropy", "Div", "Exp", "GetItem", "Log", "LogSoftmax", "Matmul", "Max", "MaxPool2d",
-    "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pad", "Permute", "Pow", "PowScalar",
-    "Relu", "Reshape", "Sigmoid", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh", "avg_pool2d",
-    "broadcast_to", "cat", "chunk", "clone", "concat", "concatenate", "conv2d", "cross_entropy",
-    "expand", "flatten", "flip", "getitem", "log_softmax", "matmul", "max_pool2d", "pad",
-    "permute", "promote_dtypes", "reduce_op", "repeat", "reshape", "softmax", "split", "squeeze",
-    "stack", "t", "transpose", "unbind", "unsqueeze", "view", "wrap_dim",
+    "Abs", "Add", "AvgPool2d", "BroadcastTo", "Cast", "Clamp", "Clone", "Concatenate", "Conv2d",
+    "CrossEntropy", "Div", "Exp", "Gather", "GetItem", "Log", "LogSoftmax", "Matmul", "Max",
+    "MaxPool2d", "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pad", "Permute", "Pow",
+    "PowScalar", "Relu", "Reshape", "Sigmoid", "Sign", "Softmax", "Sqrt", "Stack", "Sub",
+    "Sum", "Tanh", "ValuesIndices", "Where", "all", "amax", "amin", "any", "argmax", "argmin",
+    "avg_pool2d", "bitwise", "bitwise_not", "broadcast_to", "cat", "chunk", "clamp", "clip",
+    "clone", "compare", "concat", "concatenate", "conv2d", "cross_entropy", "eq", "expand",
+    "flatten", "flip", "gather", "ge", "getitem", "gt", "is_operand", "isfinite", "isinf",
+    "isnan", "le", "log_softmax", "lt", "matmul", "max", "max_pool2d", "mean", "min", "ne",
+    "pad", "permute", "promote_dtypes", "reduce_op", "repeat", "reshape", "sign", "softmax",
+    "sort", "split", "squeeze", "stack", "sum", "t", "topk", "transpose", "unbind", "unsqueeze",
+    "view", "where", "wrap_dim",
 ]  # fmt: skip
 __all__ += [  # in place (ops/inplace.py)
     "AddInPlace", "ClampInPlace", "CopyInPlace", "DivInPlace", "MulInPlace", "SubInPlace",

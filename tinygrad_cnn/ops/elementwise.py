@@ -312,3 +312,23 @@ class Cast(Function):
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         return (g.astype(self.input_dtype),)
+
+
+class Sign(Function):
+    """out = -1, 0 or 1 by the sign of a (0 at -0.0 and at NaN, as PyTorch); gradient 0.
+
+    Bool tensors are their own sign.
+    """
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        if a.dtype == np.bool_:
+            return a.copy()
+        return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (np.zeros_like(g),)
+
+
+def sign(input: Any) -> Any:
+    """-1, 0 or 1 elementwise, as ``torch.sign`` (see :class:`Sign`)."""
+    return Sign.apply(input)

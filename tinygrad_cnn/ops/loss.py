@@ -1,7 +1,8 @@
 """Softmax, log-softmax and the fused softmax cross-entropy loss, all numerically stable.
 
 Stability comes from subtracting the row maximum before ``exp`` (log-sum-exp), so logits of
-any magnitude give finite results.
+any magnitude give finite results. The softmax ops get ``axis=None`` for a 0-d input (numpy's
+reductions over every axis of a 0-d array work where ``axis=0`` does not).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from tinygrad_cnn.function import Function
 from tinygrad_cnn.tensor import Tensor
 
 
-def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+def _log_softmax(x: np.ndarray, axis: int | None) -> np.ndarray:
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -24,7 +25,7 @@ class LogSoftmax(Function):
 
     name = "log_softmax"
 
-    def forward(self, x: np.ndarray, *, axis: int) -> np.ndarray:
+    def forward(self, x: np.ndarray, *, axis: int | None) -> np.ndarray:
         self.out = _log_softmax(x, axis)
         return self.out
 
@@ -36,7 +37,7 @@ class LogSoftmax(Function):
 class Softmax(Function):
     """out = exp(x) / sum(exp(x)); d/dx: out * (g - sum(g * out))."""
 
-    def forward(self, x: np.ndarray, *, axis: int) -> np.ndarray:
+    def forward(self, x: np.ndarray, *, axis: int | None) -> np.ndarray:
         self.out = np.exp(_log_softmax(x, axis))
         return self.out
 
@@ -78,26 +79,66 @@ class CrossEntropy(Function):
         return grad, None
 
 
-def _check_axis(op: str, x: Tensor, axis: int) -> int:
+def _softmax_dim(op: str, x: Tensor, dim: Any, axis: Any, dtype: Any) -> tuple[Tensor, int | None]:
+    """The input (cast to ``dtype``) and the dimension to normalise over (None for 0-d)."""
     if not isinstance(x, Tensor):  # any other input (None too) is a TypeError naming the op
         raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
-    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
-        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of shape {x.shape}")
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(
+                f"{op}: got both dim={dim!r} and axis={axis!r}; pass one (axis is numpy's "
+                f"name for dim)"
+            )
+        dim = axis
+    if dim is None:
+        if x.ndim > 2:
+            raise TypeError(
+                f"{op}: pass dim for a tensor with {x.ndim} dimensions (PyTorch's implicit "
+                f"choice, deprecated there, is not -1 beyond 2 dimensions)"
+            )
+        dim = -1
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    size = max(x.ndim, 1)  # a 0-d tensor accepts dim 0 and -1, as in PyTorch
+    if not -size <= dim < size:
+        raise ValueError(f"{op}: dim {dim} is out of range for a tensor of shape {x.shape}")
+    if dtype is not None:
+        x = x.astype(dtype)
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"{op}: input must be floating point, got {x.dtype}")
-    return int(axis) % x.ndim
+    return x, (int(dim) % size if x.ndim else None)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """``log(softmax(x))`` along ``axis``, stable for logits of any size."""
-    return LogSoftmax.apply(x, axis=_check_axis("log_softmax", x, axis))
+def log_softmax(
+    x: Tensor, dim: int | None = None, *, dtype: Any = None, axis: Any = None
+) -> Tensor:
+    """``log(softmax(x))`` along ``dim``, stable for logits of any size.
+
+    Parameters
+    ----------
+    x : Tensor, floating point
+    dim : int
+        The dimension whose slices are normalised (``axis`` is accepted too). Optional for
+        0-2 dimensions (then -1, PyTorch's implicit choice there); required beyond.
+    dtype : numpy dtype, optional
+        Cast ``x`` to this dtype first.
+
+    Returns
+    -------
+    Tensor
+        ``x``'s shape; a 0-d input gives 0.
+    """
+    x, dim = _softmax_dim("log_softmax", x, dim, axis, dtype)
+    return LogSoftmax.apply(x, axis=dim)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``axis``; each slice sums to 1."""
-    return Softmax.apply(x, axis=_check_axis("softmax", x, axis))
+def softmax(x: Tensor, dim: int | None = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim``; each slice sums to 1 (a 0-d input gives 1).
+
+    Arguments as :func:`log_softmax`.
+    """
+    x, dim = _softmax_dim("softmax", x, dim, axis, dtype)
+    return Softmax.apply(x, axis=dim)
 
 
 def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
