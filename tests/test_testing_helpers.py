@@ -14,7 +14,7 @@ from hypothesis import find, given
 from hypothesis import strategies as st
 
 from tinygrad_cnn import Function, Tensor, avg_pool2d, conv2d, max_pool2d
-from tinygrad_cnn.gradcheck import GradcheckError
+from tinygrad_cnn.debug import GradcheckError
 from tinygrad_cnn.ops.reduce import normalize_axes
 from tinygrad_cnn.testing import (
     arrays,
@@ -34,7 +34,10 @@ from tinygrad_cnn.testing import (
 
 # ---------------------------------------------------------------------- optional dependency
 def test_importing_the_library_does_not_import_hypothesis() -> None:
-    code = "import sys, tinygrad_cnn, tinygrad_cnn.gradcheck; sys.exit('hypothesis' in sys.modules)"
+    code = (
+        "import sys, tinygrad_cnn, tinygrad_cnn.debug.numerical; "
+        "sys.exit('hypothesis' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

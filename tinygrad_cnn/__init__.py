@@ -9,10 +9,10 @@ array([[ 2., -4.]], dtype=float32)
 
 Subpackages: ``ops`` (every differentiable op), ``nn`` (modules and layers), ``optim``
 (SGD, Adam, AdamW), ``data`` (MNIST and synthetic digits), ``models`` (the example CNNs),
-``viz`` (graph drawing; graphviz is imported only to render), ``debug`` (check_graph,
-detect_anomaly), ``checkpoint`` (atomic, verified ``.npz``). ``tinygrad_cnn.testing`` (the
-Hypothesis strategies and ``assert_grads``) needs the ``testing`` extra and is not imported
-here.
+``viz`` (graph drawing; graphviz is imported only to render), ``debug`` (gradcheck,
+check_graph, detect_anomaly), ``checkpoint`` (atomic, verified ``.npz``).
+``tinygrad_cnn.testing`` (the Hypothesis strategies and ``assert_grads``) needs the ``testing``
+extra and is not imported here.
 """
 
 from tinygrad_cnn.tensor import Tensor  # noqa: I001  (Tensor first: the ops build on it)
@@ -29,7 +29,7 @@ from tinygrad_cnn.ops import (
     softmax,
     stack,
 )
-from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
+from tinygrad_cnn.debug.gradcheck import GradcheckError, gradcheck
 from tinygrad_cnn import checkpoint, data, debug, models, nn, optim, viz
 from tinygrad_cnn.debug import AnomalyError, GraphReport, check_graph, detect_anomaly
 from tinygrad_cnn.viz import draw
