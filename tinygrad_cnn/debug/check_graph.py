@@ -55,6 +55,7 @@ from tinygrad_cnn.debug.numerical import (
     EPS,
     NUM_PROJECTIONS,
     RTOL,
+    Difference,
     RecordedFunction,
     Tolerance,
     directional_difference,
@@ -307,7 +308,7 @@ class _Settings:
 
 def _differences(
     point: _OpAtPoint, position: int, settings: _Settings, rng: np.random.Generator
-) -> Iterator[tuple[Any, float, str]]:
+) -> Iterator[tuple[Difference, float, str]]:
     """(difference, analytic value, where) for one input: along every element when the input
     has at most ``full_jacobian_max`` of them, else along random unit directions."""
     x, grad, eps = point.arrays[position], point.grads[position], settings.eps
