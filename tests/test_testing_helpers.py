@@ -244,6 +244,15 @@ def test_assert_grads_rejects_non_float_dtypes() -> None:
         assert_grads(Square.apply, X, dtypes=(np.int64,))
 
 
+def test_assert_grads_passes_gradcheck_options_on_but_always_raises() -> None:
+    with pytest.raises(GradcheckError, match="full Jacobian"):
+        assert_grads(WrongValue.apply, X)
+    with pytest.raises(GradcheckError, match="projection 1 of 2 failed"):
+        assert_grads(WrongValue.apply, X, full_jacobian_max=3, num_projections=2)
+    with pytest.raises(TypeError, match="always raises"):
+        assert_grads(WrongValue.apply, X, raise_exception=False)
+
+
 # ---------------------------------------------------------------------- documentation
 def test_docs_testing_examples_run_in_order(capsys: pytest.CaptureFixture[str]) -> None:
     docs = Path(__file__).resolve().parent.parent / "docs" / "testing.md"

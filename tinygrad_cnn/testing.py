@@ -584,6 +584,10 @@ def assert_grads(
     """
     if not callable(fn):
         raise TypeError(f"assert_grads: fn must be callable, got {type(fn).__name__}")
+    if "raise_exception" in gradcheck_options:
+        raise TypeError(
+            "assert_grads: always raises on a wrong gradient; use gradcheck for raise_exception"
+        )
     arrays = as_arrays("assert_grads", inputs)
     positions = checked_positions("assert_grads", arrays, wrt)
     for dtype in dtypes or ():
