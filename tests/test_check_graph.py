@@ -254,12 +254,18 @@ def test_check_graph_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="check_graph: this tensor has no recorded graph"):
         check_graph(Tensor([1.0], requires_grad=True))
     loss = (Tensor([1.0], requires_grad=True) * 2).sum()
-    with pytest.raises(ValueError, match="check_graph: eps and nudge must be positive"):
+    with pytest.raises(ValueError, match="check_graph: eps must be positive"):
         check_graph(loss, eps=0)
-    with pytest.raises(TypeError, match="check_graph: projections must be an int"):
-        check_graph(loss, projections=2.0)
+    with pytest.raises(ValueError, match="check_graph: nudge must be positive"):
+        check_graph(loss, nudge=0.0)
+    with pytest.raises(TypeError, match="check_graph: num_projections must be an int"):
+        check_graph(loss, num_projections=2.0)
+    with pytest.raises(ValueError, match="check_graph: full_jacobian_max must be non-negative"):
+        check_graph(loss, full_jacobian_max=-1)
     with pytest.raises(TypeError, match="check_graph: atol must be a number"):
         check_graph(loss, atol="1e-5")
+    with pytest.raises(TypeError, match="check_graph: nudges must be an int"):
+        check_graph(loss, nudges=1.5)
 
 
 def test_the_debugging_walkthrough_prints_what_docs_debugging_md_shows(tmp_path: Path) -> None:

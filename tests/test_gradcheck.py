@@ -1,4 +1,5 @@
-"""tinygrad_cnn.gradcheck: quiet on correct gradients, precise about wrong ones.
+"""tinygrad_cnn.debug.gradcheck: quiet on correct gradients, precise about wrong ones; and the
+numerical core (tinygrad_cnn.debug.numerical) that it, assert_grads and check_graph share.
 
 Planted bugs live in test-only ops (``register=False``). Each failure test checks what the
 message and the :class:`GradcheckError` attributes say: the input index, the element index,
@@ -7,21 +8,26 @@ both values and the relative error.
 
 from __future__ import annotations
 
+import ast
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Function, Tensor, conv2d, cross_entropy, max_pool2d
-from tinygrad_cnn.gradcheck import (
-    FULL_JACOBIAN_MAX_SIZE,
+import tinygrad_cnn
+from tinygrad_cnn import Function, Tensor, check_graph, conv2d, cross_entropy, max_pool2d
+from tinygrad_cnn.debug import (
     GradcheckError,
     GradcheckWarning,
     gradcheck,
     numerical_gradient,
     numerical_jacobian,
 )
+from tinygrad_cnn.debug.gradcheck import FULL_JACOBIAN_MAX
+from tinygrad_cnn.debug.numerical import Tolerance
+from tinygrad_cnn.testing import assert_grads
 
 RNG = np.random.default_rng(1234)
 
@@ -100,7 +106,7 @@ def test_passes_with_integer_inputs_passed_through() -> None:
 def test_passes_in_projection_mode_on_large_inputs() -> None:
     a = RNG.standard_normal((30, 20))
     b = RNG.standard_normal((20, 25))
-    assert a.size + b.size > FULL_JACOBIAN_MAX_SIZE
+    assert a.size + b.size > FULL_JACOBIAN_MAX
     assert gradcheck(lambda p, q: (p @ q).sigmoid(), a, b)
     assert gradcheck(lambda p, q: (p @ q).sigmoid(), a, b, mode="projection", num_projections=5)
 
@@ -112,6 +118,15 @@ def test_passes_on_ops_that_return_views_of_their_input() -> None:
     assert gradcheck(lambda t: t[1:, ::2], x)
     assert gradcheck(lambda t: t.broadcast_to((2, 3, 4)), x)
     assert gradcheck(lambda t: t.broadcast_to((1,)), np.array(0.5))
+
+
+def test_passes_on_inputs_that_are_not_c_contiguous() -> None:
+    # A transposed input: perturbing a reshaped copy of it once gave numerical 0 everywhere.
+    x = RNG.standard_normal((3, 4)).T
+    assert gradcheck(lambda t: t.tanh(), x)
+    np.testing.assert_allclose(
+        numerical_jacobian(lambda t: t * t, x), np.diag(2 * x.reshape(-1)), atol=1e-8
+    )
 
 
 def test_accepts_tensors_and_never_modifies_the_callers_inputs() -> None:
@@ -184,6 +199,14 @@ def test_detached_output_fails_against_nonzero_numerical_gradient() -> None:
         gradcheck(lambda t: t.detach() * 2.0, x)
 
 
+def test_raise_exception_false_returns_false_instead() -> None:
+    x = np.array([0.5, -1.0])
+    assert gradcheck(HalfSquare.apply, x, raise_exception=False) is False
+    assert gradcheck(lambda t: t * t, x, raise_exception=False) is True
+    with pytest.raises(ValueError, match="eps"):  # invalid options still raise
+        gradcheck(HalfSquare.apply, x, eps=0.0, raise_exception=False)
+
+
 def test_nan_gradient_fails() -> None:
     with pytest.raises(GradcheckError, match="nan"):
         gradcheck(NaNGradient.apply, np.array([1.0, 2.0]))
@@ -226,6 +249,17 @@ def test_non_finite_output_is_a_clear_error() -> None:
         (lambda: gradcheck(lambda t: t, np.ones(2), wrt=[1]), ValueError, "out of range"),
         (lambda: gradcheck(lambda t: t, None), TypeError, "got None"),
         (lambda: gradcheck(lambda t: t, np.ones(2), num_projections=0), ValueError, "at least"),
+        (
+            lambda: gradcheck(lambda t: t, np.ones(2), num_projections=2.0),
+            TypeError,
+            "num_projections must be an int",
+        ),
+        (
+            lambda: gradcheck(lambda t: t, np.ones(2), full_jacobian_max=-1),
+            ValueError,
+            "full_jacobian_max must be non-negative",
+        ),
+        (lambda: gradcheck(lambda t: t, np.ones(2), rtol="0"), TypeError, "rtol must be a num"),
     ],
 )
 def test_invalid_arguments(call, error: type[Exception], match: str) -> None:
@@ -254,3 +288,70 @@ def test_numerical_gradient_weights_by_the_upstream_gradient() -> None:
     probabilities = np.exp(logits) / np.exp(logits).sum()
     np.testing.assert_allclose(grad_logits, probabilities - [[0.0, 1.0]], atol=1e-8)
     assert grad_labels is None
+
+
+# ---------------------------------------------------------------------- one numerical core
+class Scaled(Function, register=False):
+    """out = 100 x; backward returns ``100 (1 + error) g``."""
+
+    error = 0.0
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return 100 * x
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (100 * (1 + self.error) * g,)
+
+
+class JustOutside(Scaled, register=False):
+    # |a - n| = 0.10005 > atol + rtol |n| = 0.10001, but < atol + rtol |a| = 0.10011: a rule
+    # relative to max(|a|, |n|) would pass it.
+    error = 1.0005e-3
+
+
+class JustInside(Scaled, register=False):
+    error = 0.9995e-3
+
+
+def test_gradcheck_assert_grads_and_check_graph_apply_one_tolerance_rule() -> None:
+    x = np.array([0.5, -1.5, 2.0])
+    assert gradcheck(JustInside.apply, x)
+    assert_grads(JustInside.apply, x)
+    assert check_graph(JustInside.apply(Tensor(x, requires_grad=True)).sum()).ok
+    with pytest.raises(GradcheckError, match=re.escape("atol 1e-05 + rtol 0.001 * |numerical|")):
+        gradcheck(JustOutside.apply, x)
+    with pytest.raises(GradcheckError, match="disagrees with central differences"):
+        assert_grads(JustOutside.apply, x)
+    report = check_graph(JustOutside.apply(Tensor(x, requires_grad=True)).sum())
+    assert [type(entry.node) for entry in report.failures] == [JustOutside]
+    assert report.failures[0].rel_error == pytest.approx(1.0005e-3, rel=1e-4)
+
+
+def test_tolerance_is_numpy_isclose_with_the_numerical_value_as_reference() -> None:
+    rng = np.random.default_rng(5)
+    numerical = rng.standard_normal(1000) * 10.0 ** rng.integers(-8, 3, size=1000)
+    analytic = numerical * (1 + rng.normal(0, 2e-3, size=1000)) + rng.normal(0, 1e-5, 1000)
+    tolerance = Tolerance(atol=1e-5, rtol=1e-3)
+    expected = np.isclose(analytic, numerical, rtol=1e-3, atol=1e-5)
+    assert 0 < expected.sum() < expected.size
+    np.testing.assert_array_equal(tolerance.excess(analytic, numerical) <= 1, expected)
+    assert not tolerance.accepts(float("nan"), 1.0) and not tolerance.accepts(1.0, float("inf"))
+    assert Tolerance(0.0, 0.0).accepts(2.0, 2.0) and not Tolerance(0.0, 0.0).accepts(2.0, 2.1)
+
+
+def test_every_gradient_check_builds_on_the_numerical_core_and_no_private_name() -> None:
+    package = Path(tinygrad_cnn.__file__).parent
+    for module in ("debug/gradcheck.py", "testing.py", "debug/check_graph.py"):
+        tree = ast.parse((package / module).read_text(encoding="utf-8"))
+        imports = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        sources = {n.module for n in imports}
+        assert "tinygrad_cnn.debug.numerical" in sources, module
+        private = [
+            (n.module, alias.name)
+            for n in imports
+            if (n.module or "").startswith("tinygrad_cnn")
+            for alias in n.names
+            if alias.name.startswith("_")
+        ]
+        assert not private, f"{module} imports private names {private}"
+    assert not (package / "gradcheck.py").exists()

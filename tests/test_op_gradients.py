@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from op_specs import SPECS, Case, OpSpec
 
 from tinygrad_cnn import Function, Tensor
+from tinygrad_cnn.debug import GradcheckError
 from tinygrad_cnn.function import topological_order
-from tinygrad_cnn.gradcheck import GradcheckError
 from tinygrad_cnn.testing import arrays, assert_grads, kink_free_arrays, shapes
 
 ATOL, RTOL = 1e-5, 1e-3

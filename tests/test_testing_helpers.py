@@ -14,7 +14,7 @@ from hypothesis import find, given
 from hypothesis import strategies as st
 
 from tinygrad_cnn import Function, Tensor, avg_pool2d, conv2d, max_pool2d
-from tinygrad_cnn.gradcheck import GradcheckError
+from tinygrad_cnn.debug import GradcheckError
 from tinygrad_cnn.ops.reduce import normalize_axes
 from tinygrad_cnn.testing import (
     arrays,
@@ -34,7 +34,10 @@ from tinygrad_cnn.testing import (
 
 # ---------------------------------------------------------------------- optional dependency
 def test_importing_the_library_does_not_import_hypothesis() -> None:
-    code = "import sys, tinygrad_cnn, tinygrad_cnn.gradcheck; sys.exit('hypothesis' in sys.modules)"
+    code = (
+        "import sys, tinygrad_cnn, tinygrad_cnn.debug.numerical; "
+        "sys.exit('hypothesis' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
@@ -239,6 +242,15 @@ def test_assert_grads_rejects_an_output_without_a_graph() -> None:
 def test_assert_grads_rejects_non_float_dtypes() -> None:
     with pytest.raises(TypeError, match="dtypes must be floating-point"):
         assert_grads(Square.apply, X, dtypes=(np.int64,))
+
+
+def test_assert_grads_passes_gradcheck_options_on_but_always_raises() -> None:
+    with pytest.raises(GradcheckError, match="full Jacobian"):
+        assert_grads(WrongValue.apply, X)
+    with pytest.raises(GradcheckError, match="projection 1 of 2 failed"):
+        assert_grads(WrongValue.apply, X, full_jacobian_max=3, num_projections=2)
+    with pytest.raises(TypeError, match="always raises"):
+        assert_grads(WrongValue.apply, X, raise_exception=False)
 
 
 # ---------------------------------------------------------------------- documentation

@@ -9,15 +9,15 @@ array([[ 2., -4.]], dtype=float32)
 
 Subpackages: ``ops`` (every differentiable op), ``nn`` (modules and layers), ``optim``
 (SGD, Adam, AdamW), ``data`` (MNIST and synthetic digits), ``models`` (the example CNNs),
-``viz`` (graph drawing; graphviz is imported only to render), ``debug`` (check_graph,
-detect_anomaly), ``checkpoint`` (atomic, verified ``.npz``). ``tinygrad_cnn.testing`` (the
-Hypothesis strategies and ``assert_grads``) needs the ``testing`` extra and is not imported
-here.
+``viz`` (graph drawing; graphviz is imported only to render), ``debug`` (gradcheck,
+check_graph, detect_anomaly), ``checkpoint`` (atomic, verified ``.npz``).
+``tinygrad_cnn.testing`` (the Hypothesis strategies and ``assert_grads``) needs the ``testing``
+extra and is not imported here.
 
-The engine, the ops, the ``nn`` layer (``nn``, ``optim``, ``models``, ``checkpoint``) and
-``gradcheck`` are imported with the package. The tool subpackages ``viz``, ``debug`` and
-``data``, and the names taken from them (``draw``, ``check_graph`` ...), are imported on first
-use, so ``import tinygrad_cnn.nn`` never loads them (``tests/test_layering.py`` pins this).
+The engine, the ops and the ``nn`` layer (``nn``, ``optim``, ``models``, ``checkpoint``) are
+imported with the package. The tool subpackages ``viz``, ``debug`` and ``data``, and the names
+taken from them (``draw``, ``gradcheck``, ``check_graph`` ...), are imported on first use, so
+``import tinygrad_cnn.nn`` never loads them (``tests/test_layering.py`` pins this).
 """
 
 from __future__ import annotations
@@ -64,7 +64,6 @@ from tinygrad_cnn.functional import (
     tanh,
 )
 from tinygrad_cnn.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_cnn.ops import (
     ValuesIndices,
     amax,
@@ -121,7 +120,14 @@ all, any, max, mean, min, sum = ops.all, ops.any, ops.max, ops.mean, ops.min, op
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
     from tinygrad_cnn import data, debug, viz
-    from tinygrad_cnn.debug import AnomalyError, GraphReport, check_graph, detect_anomaly
+    from tinygrad_cnn.debug import (
+        AnomalyError,
+        GradcheckError,
+        GraphReport,
+        check_graph,
+        detect_anomaly,
+        gradcheck,
+    )
     from tinygrad_cnn.viz import draw
 
 __version__ = "0.1.0"
@@ -135,6 +141,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "GraphReport": ("tinygrad_cnn.debug", "GraphReport"),
     "check_graph": ("tinygrad_cnn.debug", "check_graph"),
     "detect_anomaly": ("tinygrad_cnn.debug", "detect_anomaly"),
+    "GradcheckError": ("tinygrad_cnn.debug", "GradcheckError"),
+    "gradcheck": ("tinygrad_cnn.debug", "gradcheck"),
     "draw": ("tinygrad_cnn.viz", "draw"),
 }
 

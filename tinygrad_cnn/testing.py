@@ -35,12 +35,14 @@ import hypothesis.extra.numpy as hnp
 import numpy as np
 from hypothesis import strategies as st
 
-from tinygrad_cnn.gradcheck import (
-    GradcheckError,
-    GradcheckWarning,
-    _checked_positions,
-    _to_arrays,
-    gradcheck,
+from tinygrad_cnn.debug.gradcheck import GradcheckError, GradcheckWarning, gradcheck
+from tinygrad_cnn.debug.numerical import (
+    ATOL,
+    EPS,
+    RTOL,
+    RecordedFunction,
+    as_arrays,
+    checked_positions,
 )
 from tinygrad_cnn.tensor import Tensor
 
@@ -418,30 +420,22 @@ def pool_geometries(
 
 
 # ---------------------------------------------------------------------- the gradient properties
-class _Recorded:
-    """``fn`` recorded once on private copies of the inputs, in one dtype."""
+class _Recorded(RecordedFunction):
+    """``fn`` recorded once on private copies of the inputs, in one dtype, with the values of
+    the inputs and the output kept to detect in-place changes."""
 
     def __init__(
         self, fn: Callable[..., Tensor], arrays: list[np.ndarray], positions: list[int]
     ) -> None:
-        self.positions = positions
-        self.tensors = [
-            Tensor(np.array(a, copy=True), requires_grad=i in positions)
-            for i, a in enumerate(arrays)
-        ]
+        super().__init__("assert_grads", fn, arrays, positions)
         self.before = [t.data.copy() for t in self.tensors]
-        self.out = fn(*self.tensors)
-        if not isinstance(self.out, Tensor):
-            raise TypeError(f"assert_grads: fn must return a Tensor, got {type(self.out).__name__}")
         self.out_before = self.out.data.copy()
 
     def grads(self, upstream: np.ndarray, what: str) -> list[np.ndarray | None]:
         """``backward(upstream, retain_graph=True)``; each checked input's ``.grad``."""
-        for tensor in self.tensors:
-            tensor.grad = None
         sent = upstream.copy()
         try:
-            self.out.backward(sent, retain_graph=True)
+            grads = self.vjp(sent)
         except (TypeError, ValueError, RuntimeError) as error:
             dtypes = [str(self.tensors[p].dtype) for p in self.positions]
             raise GradcheckError(
@@ -450,7 +444,7 @@ class _Recorded:
             ) from error
         if not np.array_equal(sent, upstream, equal_nan=True):
             raise GradcheckError(f"assert_grads: backward modified the upstream gradient ({what})")
-        return [self.tensors[p].grad for p in self.positions]
+        return grads
 
 
 def _check_structure(recorded: _Recorded, upstream: np.ndarray) -> list[np.ndarray | None]:
@@ -539,9 +533,9 @@ def assert_grads(
     *inputs: Any,
     wrt: Sequence[int] | None = None,
     dtypes: Sequence[Any] | None = None,
-    eps: float = 1e-6,
-    atol: float = 1e-5,
-    rtol: float = 1e-3,
+    eps: float = EPS,
+    atol: float = ATOL,
+    rtol: float = RTOL,
     seed: int = 0,
     **gradcheck_options: Any,
 ) -> None:
@@ -575,7 +569,7 @@ def assert_grads(
     seed : int, default 0
         Seed of the random upstream gradients.
     **gradcheck_options
-        More :func:`gradcheck` options (``mode``, ``max_full_size``, ``num_projections``).
+        More :func:`gradcheck` options (``mode``, ``full_jacobian_max``, ``num_projections``).
 
     Raises
     ------
@@ -590,8 +584,12 @@ def assert_grads(
     """
     if not callable(fn):
         raise TypeError(f"assert_grads: fn must be callable, got {type(fn).__name__}")
-    arrays = _to_arrays("assert_grads", inputs)
-    positions = _checked_positions("assert_grads", arrays, wrt)
+    if "raise_exception" in gradcheck_options:
+        raise TypeError(
+            "assert_grads: always raises on a wrong gradient; use gradcheck for raise_exception"
+        )
+    arrays = as_arrays("assert_grads", inputs)
+    positions = checked_positions("assert_grads", arrays, wrt)
     for dtype in dtypes or ():
         if not np.issubdtype(np.dtype(dtype), np.floating):
             raise TypeError(f"assert_grads: dtypes must be floating-point, got {dtype!r}")

@@ -11,17 +11,21 @@ For each op node behind ``loss`` (in forward order) it re-runs the op's class
    ``f(x) = <v, op(x)>`` is a scalar, the analytic directional derivative ``<backward(v), d>``
    is compared with the central difference ``c = (f(x + h d) - f(x - h d)) / (2h)``. For
    inputs with at most ``full_jacobian_max`` elements ``d`` runs over every element (so the
-   report names the element); for larger inputs ``d`` is ``projections`` random unit
+   report names the element); for larger inputs ``d`` is ``num_projections`` random unit
    directions. A ``None`` gradient counts as zeros. Integer inputs (labels) are skipped.
+
+The differences, the options and the tolerance rule are those of every gradient check
+(:mod:`tinygrad_cnn.debug.numerical`).
 
 The kink rule
 -------------
 Ops such as relu (at exactly 0), max and max-pooling (at ties) are not differentiable
 everywhere; there finite differences disagree with any gradient convention. A comparison
-passes when ``|analytic - c| <= atol + rtol * max(|analytic|, |c|)``. When it does not, the
-one-sided differences ``(f(x + hd) - f(x)) / h`` and ``(f(x) - f(x - hd)) / h`` decide:
+passes when ``|analytic - c| <= atol + rtol * |c|``. When it does not, the one-sided
+differences ``(f(x + hd) - f(x)) / h`` and ``(f(x) - f(x - hd)) / h`` decide:
 
-- if they agree (within the same tolerance), ``f`` is smooth there and the op **fails**;
+- if they agree (their gap is within that same tolerance), ``f`` is smooth there and the op
+  **fails**;
 - if they disagree, a kink lies within ``h`` of ``x`` and the comparison is **undetermined**.
   (A single kink moves ``c`` by half the gap between the one-sided differences, so a correct
   op can never fail this way.) The check is then retried at inputs nudged by random noise
@@ -46,9 +50,26 @@ from typing import Any, overload
 
 import numpy as np
 
+from tinygrad_cnn.debug.numerical import (
+    ATOL,
+    EPS,
+    NUM_PROJECTIONS,
+    RTOL,
+    Difference,
+    RecordedFunction,
+    Tolerance,
+    directional_difference,
+    element_differences,
+    evaluate,
+    relative_error,
+    unit_direction,
+    validate_options,
+)
 from tinygrad_cnn.function import Function, anomaly_hooks, topological_order, unbroadcast
-from tinygrad_cnn.grad_mode import enable_grad, no_grad
 from tinygrad_cnn.tensor import Tensor
+
+#: Inputs with at most this many elements are checked element by element by default.
+FULL_JACOBIAN_MAX = 16
 
 PASS, FAIL, UNDETERMINED = "pass", "fail", "undetermined"
 _ORDER = {PASS: 0, UNDETERMINED: 1, FAIL: 2}
@@ -74,7 +95,8 @@ class OpCheck:
         The worst ``|analytic - numerical|`` over the comparisons (NaN when no comparison
         decided the status, e.g. a failed dtype or shape contract).
     rel_error : float
-        That comparison's ``|analytic - numerical| / max(|analytic|, |numerical|)`` (or NaN).
+        That comparison's ``|analytic - numerical| / |numerical|`` (``inf`` when
+        ``numerical`` is 0; NaN when no comparison decided the status).
     input_index : int or None
         The input with the worst comparison (or the failing contract).
     detail : str
@@ -182,7 +204,7 @@ class GraphReport(Sequence[OpCheck]):
 
 
 def _number(value: float) -> str:
-    return f"{value:.1e}" if np.isfinite(value) else "-"
+    return "-" if np.isnan(value) else f"{value:.1e}"
 
 
 # ---------------------------------------------------------------------- one comparison
@@ -213,17 +235,19 @@ def _float64_attr(value: Any) -> Any:
 
 
 class _OpAtPoint:
-    """An op re-run on given input arrays: ``f(x) = <v, op(x)>`` and its analytic gradient."""
+    """An op re-run on given input arrays: ``f(x) = <v, op(x)>`` and its analytic gradient.
+
+    ``v`` is a random unit upstream gradient; the gradients are the op's own ``backward(v)``
+    (not the engine's), so that a broken backward contract is reported, not raised.
+    """
 
     def __init__(self, op: type[Function], attrs: dict[str, Any], arrays: list[np.ndarray]):
         self.op, self.attrs, self.arrays = op, attrs, arrays
-        with enable_grad():
-            leaves = [_leaf(a) for a in arrays]
-            out = op.apply(*leaves, **attrs)
+        floating = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+        recorded = RecordedFunction("check_graph", self._apply, arrays, floating)
+        out = recorded.out
         self.output_dtype = out.dtype
-        self.v = np.random.default_rng(_seed_of(arrays)).standard_normal(out.shape)
-        norm = float(np.sqrt((self.v * self.v).sum()))
-        self.v = self.v / norm if norm > 0 else self.v
+        self.v = unit_direction(np.random.default_rng(_seed_of(arrays)), out.shape)
         self.f0 = float((self.v * out.data).sum())
         self.grads: list[np.ndarray | None] = []
         self.problem: tuple[int | None, str] | None = None
@@ -238,29 +262,17 @@ class _OpAtPoint:
                 for g, a in zip(raw, arrays, strict=True)
             ]
 
+    def _apply(self, *tensors: Tensor) -> Tensor:
+        return self.op.apply(*tensors, **self.attrs)
+
     def value(self, arrays: list[np.ndarray]) -> float:
         """``<v, op(arrays)>`` without recording anything."""
-        with no_grad():
-            out = self.op.apply(*(Tensor._from_op(a, None) for a in arrays), **self.attrs)
-        return float((self.v * out.data).sum())
-
-    def shifted(self, position: int, step: np.ndarray) -> float:
-        """``f`` with ``step`` added to input ``position``."""
-        arrays = list(self.arrays)
-        arrays[position] = self.arrays[position] + step
-        return self.value(arrays)
+        return float((self.v * evaluate("check_graph", self._apply, arrays)).sum())
 
 
 def _seed_of(arrays: list[np.ndarray]) -> int:
     """A deterministic seed from the inputs' shapes (the same graph gives the same report)."""
     return sum((i + 1) * a.size for i, a in enumerate(arrays)) + 12345
-
-
-def _leaf(array: np.ndarray) -> Tensor:
-    floating = array.dtype.kind == "f"
-    tensor = Tensor._from_op(array, None)
-    tensor.requires_grad = floating
-    return tensor
 
 
 def _contract_problem(grads: Any, arrays: list[np.ndarray]) -> tuple[int | None, str] | None:
@@ -287,28 +299,32 @@ def _contract_problem(grads: Any, arrays: list[np.ndarray]) -> tuple[int | None,
 @dataclass(frozen=True)
 class _Settings:
     eps: float
-    atol: float
-    rtol: float
-    projections: int
+    tolerance: Tolerance
+    num_projections: int
     full_jacobian_max: int
     nudges: int
     nudge: float
 
 
-def _directions(
-    size: int, shape: tuple[int, ...], settings: _Settings, rng: np.random.Generator
-) -> Iterator[tuple[np.ndarray, str]]:
-    """Unit directions for one input: every element when small, else random projections."""
-    if size <= settings.full_jacobian_max:
-        for flat in range(size):
-            d = np.zeros(size)
-            d[flat] = 1.0
-            element = tuple(int(i) for i in np.unravel_index(flat, shape))
-            yield d.reshape(shape), f"at element {element}"
+def _differences(
+    point: _OpAtPoint, position: int, settings: _Settings, rng: np.random.Generator
+) -> Iterator[tuple[Difference, float, str]]:
+    """(difference, analytic value, where) for one input: along every element when the input
+    has at most ``full_jacobian_max`` of them, else along random unit directions."""
+    x, grad, eps = point.arrays[position], point.grads[position], settings.eps
+    if x.size <= settings.full_jacobian_max:
+        flat_grad = None if grad is None else grad.reshape(-1)
+        differences = element_differences(point.value, point.arrays, position, eps)
+        for flat, difference in enumerate(differences):
+            analytic = 0.0 if flat_grad is None else float(flat_grad[flat])
+            element = tuple(int(i) for i in np.unravel_index(flat, x.shape))
+            yield difference, analytic, f"at element {element}"
     else:
-        for _ in range(settings.projections):
-            d = rng.standard_normal(shape)
-            yield d / np.sqrt((d * d).sum()), "along a random direction"
+        for _ in range(settings.num_projections):
+            d = unit_direction(rng, x.shape)
+            analytic = 0.0 if grad is None else float((grad * d).sum())
+            difference = directional_difference(point.value, point.arrays, position, d, eps)
+            yield difference, analytic, "along a random direction"
 
 
 def _check_input(
@@ -316,13 +332,9 @@ def _check_input(
 ) -> _Outcome:
     """Compare input ``position``'s analytic gradient at ``point`` with finite differences."""
     outcome = _Outcome()
-    x = point.arrays[position]
-    grad = point.grads[position]
-    h = settings.eps
-    for d, where in _directions(x.size, x.shape, settings, rng):
-        analytic = 0.0 if grad is None else float((grad * d).sum())
-        plus, minus = point.shifted(position, h * d), point.shifted(position, -h * d)
-        numeric = (plus - minus) / (2 * h)
+    tolerance = settings.tolerance
+    for difference, analytic, where in _differences(point, position, settings, rng):
+        numeric = difference.central
         if not np.isfinite(numeric) or not np.isfinite(analytic):
             detail = (
                 f"input {position}: non-finite value {where} (analytic {analytic:.6g}, "
@@ -331,15 +343,13 @@ def _check_input(
             outcome.record(UNDETERMINED, float("nan"), float("nan"), detail)
             continue
         error = abs(analytic - numeric)
-        scale = max(abs(analytic), abs(numeric))
-        rel = error / scale if scale > 0 else 0.0
-        tolerance = settings.atol + settings.rtol * scale
-        if error <= tolerance:
+        rel = relative_error(analytic, numeric)
+        if tolerance.accepts(analytic, numeric):
             outcome.record(PASS, error, rel, "")
             continue
-        right, left = (plus - point.f0) / h, (point.f0 - minus) / h
+        left, right = difference.one_sided(point.f0)
         numbers = f"analytic {analytic:.6g} vs numerical {numeric:.6g}"
-        if abs(right - left) > tolerance:
+        if abs(right - left) > tolerance.allowed(numeric):
             detail = (
                 f"input {position}: kink {where} (one-sided differences {left:.6g} and "
                 f"{right:.6g}; {numbers})"
@@ -423,11 +433,11 @@ def _check_node(
 # ---------------------------------------------------------------------- public entry point
 def check_graph(
     *roots: Tensor,
-    eps: float = 1e-6,
-    atol: float = 1e-5,
-    rtol: float = 1e-3,
-    projections: int = 3,
-    full_jacobian_max: int = 16,
+    eps: float = EPS,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    num_projections: int = NUM_PROJECTIONS,
+    full_jacobian_max: int = FULL_JACOBIAN_MAX,
     nudges: int = 3,
     nudge: float = 1e-2,
 ) -> GraphReport:
@@ -439,10 +449,10 @@ def check_graph(
         The output(s) of a forward pass (typically the loss), recorded with grad mode on.
     eps : float, default 1e-6
         Finite-difference step ``h`` (in float64).
-    atol, rtol : float
-        A comparison passes when ``|analytic - numerical| <= atol + rtol * max(|analytic|,
-        |numerical|)``.
-    projections : int, default 3
+    atol, rtol : float, default 1e-5 and 1e-3
+        A comparison passes when ``|analytic - numerical| <= atol + rtol * |numerical|``
+        (:class:`~tinygrad_cnn.debug.numerical.Tolerance`).
+    num_projections : int, default 3
         Random directions per input larger than ``full_jacobian_max`` elements.
     full_jacobian_max : int, default 16
         Inputs with at most this many elements are checked element by element.
@@ -470,7 +480,9 @@ def check_graph(
     >>> report = check_graph(loss)
     >>> print(report)          # the op whose backward is wrong is marked FAIL
     """
-    settings = _validated_settings(eps, atol, rtol, projections, full_jacobian_max, nudges, nudge)
+    settings = _validated_settings(
+        eps, atol, rtol, num_projections, full_jacobian_max, nudges, nudge
+    )
     if not roots:
         raise TypeError("check_graph: expected at least one Tensor (the loss), got none")
     for root in roots:
@@ -496,29 +508,27 @@ def _validated_settings(
     eps: float,
     atol: float,
     rtol: float,
-    projections: int,
+    num_projections: int,
     full_jacobian_max: int,
     nudges: int,
     nudge: float,
 ) -> _Settings:
-    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol), ("nudge", nudge)):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"check_graph: {name} must be a number, got {value!r}")
-    for name, value in (
-        ("projections", projections),
-        ("full_jacobian_max", full_jacobian_max),
-        ("nudges", nudges),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"check_graph: {name} must be an int, got {value!r}")
-    if not eps > 0 or not nudge > 0:
-        raise ValueError(f"check_graph: eps and nudge must be positive, got {eps!r}, {nudge!r}")
-    if atol < 0 or rtol < 0 or projections < 1 or full_jacobian_max < 0 or nudges < 0:
-        raise ValueError(
-            "check_graph: need atol >= 0, rtol >= 0, projections >= 1, full_jacobian_max >= 0 "
-            f"and nudges >= 0, got {atol!r}, {rtol!r}, {projections!r}, {full_jacobian_max!r}, "
-            f"{nudges!r}"
-        )
+    tolerance = validate_options(
+        "check_graph",
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        num_projections=num_projections,
+        full_jacobian_max=full_jacobian_max,
+    )
+    if isinstance(nudge, bool) or not isinstance(nudge, int | float | np.floating):
+        raise TypeError(f"check_graph: nudge must be a number, got {nudge!r}")
+    if isinstance(nudges, bool) or not isinstance(nudges, int | np.integer):
+        raise TypeError(f"check_graph: nudges must be an int, got {nudges!r}")
+    if not nudge > 0:
+        raise ValueError(f"check_graph: nudge must be positive, got {nudge!r}")
+    if nudges < 0:
+        raise ValueError(f"check_graph: nudges must be non-negative, got {nudges!r}")
     return _Settings(
-        float(eps), float(atol), float(rtol), projections, full_jacobian_max, nudges, float(nudge)
+        float(eps), tolerance, num_projections, full_jacobian_max, nudges, float(nudge)
     )
