@@ -80,7 +80,7 @@ class GraphBuilder:
         """Add ``array`` as an initialiser; return its (unique) value name."""
         name = self.reserve(hint)
         value = np.asarray(array, dtype=dtype)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self.initializers.append(numpy_helper.from_array(np.array(value, order="C"), name))
         return name
 
     def op_constant(self, array: Any, hint: str, dtype: Any = None) -> str:
