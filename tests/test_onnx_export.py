@@ -13,6 +13,10 @@ Skipped when the ``onnx`` extra (onnx, onnxruntime) is not installed; CI install
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -20,6 +24,7 @@ from hypothesis import strategies as st
 from op_specs import SPECS, Case
 
 from tinygrad_cnn import Function, Tensor, no_grad
+from tinygrad_cnn.function import topological_order
 from tinygrad_cnn.models import lenet, seed_cnn
 from tinygrad_cnn.nn import Linear, Module, ReLU, Sequential
 
@@ -68,8 +73,6 @@ def check_op(name: str, case: Case, dtype: type) -> None:
 
 def recorded_ops(fn, inputs: tuple[np.ndarray, ...]) -> list[Function]:
     """The ops ``fn`` records on ``inputs`` (floating ones requiring grad), as export sees."""
-    from tinygrad_cnn.function import topological_order
-
     tensors = [Tensor(a, requires_grad=np.issubdtype(a.dtype, np.floating)) for a in inputs]
     return [t._ctx for t in topological_order(fn(*tensors)) if t._ctx is not None]
 
@@ -260,3 +263,23 @@ def test_the_file_is_written_atomically(tmp_path) -> None:
     tc_onnx.export(lambda t: t.exp(), np.ones(2, np.float32), path)
     assert onnx.load(path).graph.node[0].op_type == "Exp"
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_the_mnist_example_writes_model_onnx(tmp_path) -> None:
+    path = Path(__file__).resolve().parents[1] / "examples" / "mnist.py"
+    spec = importlib.util.spec_from_file_location("mnist_example_onnx", path)
+    example = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = example  # dataclasses look their module up while being defined
+    spec.loader.exec_module(example)
+    out = tmp_path / "run"
+    example.main(
+        ["--model", "seed", "--limit", "256", "--data", str(tmp_path / "no-mnist"),
+         "--no-download", "--out", str(out)]
+    )  # fmt: skip
+    model = example.build_model("seed")
+    model.load(out / "model.npz")
+    images = np.random.default_rng(3).standard_normal((5, 1, 28, 28)).astype(np.float32)
+    with no_grad():
+        expected = model(Tensor(images)).data
+    (got,) = run(onnx.load(out / "model.onnx"), images)
+    assert np.abs(got - expected).max() <= TOLERANCE
