@@ -14,6 +14,7 @@ Skipped when the ``onnx`` extra (onnx, onnxruntime) is not installed; CI install
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -283,3 +284,15 @@ def test_the_mnist_example_writes_model_onnx(tmp_path) -> None:
         expected = model(Tensor(images)).data
     (got,) = run(onnx.load(out / "model.onnx"), images)
     assert np.abs(got - expected).max() <= TOLERANCE
+
+
+def test_the_interop_page_lists_every_exportable_op() -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "interop.md").read_text()
+    table = page.split("### Exportable ops")[1].split("###")[0]
+    listed = set()
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            listed |= set(re.findall(r"`(\w+)`", line.split("|")[1]))
+    assert listed == set(tc_onnx.EXPORT_RULES)
+    for name in tc_onnx.NOT_EXPORTABLE:
+        assert f"`{name}`" in page.split("**Not exportable**")[1], name
