@@ -11,7 +11,8 @@ Writes to ``--out``: ``graph.svg`` (the model's computation graph; ``graph.dot``
 Graphviz's ``dot`` is missing), ``curves.png`` (loss and accuracy per step), ``filters.png``
 (the learned first-layer filters), ``confusion.png`` (test confusion matrix),
 ``model.npz`` (checkpoint) and ``metrics.json``. The PNGs need matplotlib (the ``plot``
-extra); without it they are skipped, and the script says so.
+extra); without it they are skipped, and the script says so. With the ``onnx`` extra it also
+writes ``model.onnx`` (the trained model for onnxruntime; batch axis ``N``).
 
 Without MNIST on disk and without network, it trains on synthetic stroke-drawn digits
 instead, and says so loudly.
@@ -195,6 +196,17 @@ def write_graph(model: Module, images: np.ndarray, labels: np.ndarray, out: Path
         return str(out / "graph.dot")
 
 
+def write_onnx(model: Module, images: np.ndarray, out: Path) -> list[str]:
+    """The trained model as ``model.onnx`` (batch axis ``N``), when the onnx extra is there."""
+    try:
+        from tinygrad_cnn.onnx import export
+    except ImportError:
+        print("note: model.onnx skipped (pip install 'tinygrad_cnn[onnx]')", file=sys.stderr)
+        return []
+    export(model, normalize_images(images[:1]), out / "model.onnx")
+    return [str(out / "model.onnx")]
+
+
 def write_plots(model: Module, history: History, confusion: np.ndarray, out: Path) -> list[str]:
     """Training curves, first-layer filters and the confusion matrix as PNGs (matplotlib)."""
     try:
@@ -297,6 +309,7 @@ def main(argv: list[str] | None = None) -> dict:
     written += write_plots(model, history, confusion, out)
     model.save(out / "model.npz")
     written.append(str(out / "model.npz"))
+    written += write_onnx(model, data.test_images, out)
     metrics = {
         "model": args.model,
         "data": data.source,
