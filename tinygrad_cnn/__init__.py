@@ -10,7 +10,7 @@ array([[ 2., -4.]], dtype=float32)
 Subpackages: ``ops`` (every differentiable op), ``nn`` (modules and layers), ``optim``
 (SGD, Adam, AdamW), ``data`` (MNIST and synthetic digits), ``models`` (the example CNNs),
 ``viz`` (graph drawing; graphviz is imported only to render), ``debug`` (check_graph,
-detect_anomaly), ``checkpoint`` (atomic, verified ``.npz``). ``tinygrad_cnn.testing`` (the
+detect_anomaly), ``checkpoint`` (atomic, verified safetensors files; training checkpoints). ``tinygrad_cnn.testing`` (the
 Hypothesis strategies and ``assert_grads``) needs the ``testing`` extra and is not imported
 here.
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from tinygrad_cnn.debug import AnomalyError, GraphReport, check_graph, detect_anomaly
     from tinygrad_cnn.viz import draw
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the same as pyproject.toml's version (tests/test_packaging.py)
 
 # Imported on first access (PEP 562): name -> (module, attribute or None for the module itself).
 _LAZY: dict[str, tuple[str, str | None]] = {
