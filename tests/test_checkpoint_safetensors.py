@@ -234,3 +234,15 @@ def test_unsupported_dtypes_and_object_arrays_are_refused(tmp_path: Path) -> Non
     with pytest.raises(TypeError, match=r"cannot write .*x\.safetensors as safetensors"):
         checkpoint.save({"a": np.array(["text"])}, tmp_path / "x.safetensors")
     assert os.listdir(tmp_path) == []
+
+
+def test_interop_page_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("safetensors.torch")
+    page = Path(__file__).resolve().parents[1] / "docs" / "interop.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) >= 3
+    exec(compile("\n".join(blocks), str(page), "exec"), {"__name__": "docs_interop"})
+    printed = capsys.readouterr().out.split("\n")
+    assert printed[:2] == ["True", "True"] and printed[-2] == "True", printed
+    assert "[0.5 0.5 0.5]" in printed[2]

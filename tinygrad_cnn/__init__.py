@@ -10,7 +10,7 @@ array([[ 2., -4.]], dtype=float32)
 Subpackages: ``ops`` (every differentiable op), ``nn`` (modules and layers), ``optim``
 (SGD, Adam, AdamW), ``data`` (MNIST and synthetic digits), ``models`` (the example CNNs),
 ``viz`` (graph drawing; graphviz is imported only to render), ``debug`` (check_graph,
-detect_anomaly), ``checkpoint`` (atomic, verified safetensors files; training checkpoints). ``tinygrad_cnn.testing`` (the
+detect_anomaly), ``checkpoint`` (atomic, verified ``.npz``). ``tinygrad_cnn.testing`` (the
 Hypothesis strategies and ``assert_grads``) needs the ``testing`` extra and is not imported
 here.
 
