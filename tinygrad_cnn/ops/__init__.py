@@ -102,6 +102,7 @@ from tinygrad_cnn.ops.movement import (
     view,
     wrap_dim,
 )
+from tinygrad_cnn.ops.norm import norm
 from tinygrad_cnn.ops.pool import AvgPool2d, MaxPool2d, avg_pool2d, max_pool2d
 from tinygrad_cnn.ops.reduce import Max, Mean, Min, Sum, amax, amin, mean, reduce_op, sum
 from tinygrad_cnn.ops.select import (
@@ -131,7 +132,7 @@ __all__ = [
     "avg_pool2d", "bitwise", "bitwise_not", "broadcast_to", "cat", "chunk", "clamp", "clip",
     "clone", "compare", "concat", "concatenate", "conv2d", "cross_entropy", "eq", "expand",
     "flatten", "flip", "gather", "ge", "getitem", "gt", "is_operand", "isfinite", "isinf",
-    "isnan", "le", "log_softmax", "lt", "matmul", "max", "max_pool2d", "mean", "min", "ne",
+    "isnan", "le", "log_softmax", "lt", "matmul", "max", "max_pool2d", "mean", "min", "ne", "norm",
     "pad", "permute", "promote_dtypes", "reduce_op", "repeat", "reshape", "sign", "softmax",
     "sort", "split", "squeeze", "stack", "sum", "t", "topk", "transpose", "unbind", "unsqueeze",
     "view", "where", "wrap_dim",
