@@ -430,6 +430,9 @@ class Tensor:
         a, b = self._operands(other, "matmul")
         return ops.matmul(b, a)
 
+    def __abs__(self) -> Tensor:
+        return ops.Abs.apply(self)
+
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
 
@@ -537,6 +540,10 @@ class Tensor:
     def abs(self) -> Tensor:
         """Elementwise absolute value; the gradient at 0 is 0."""
         return ops.Abs.apply(self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        """Round to ``decimals`` places, halves to even, as ``torch.Tensor.round``; gradient 0."""
+        return ops.round(self, decimals)
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise maximum with broadcasting; ties split the gradient equally."""
