@@ -166,7 +166,7 @@ def test_torch_refuses_the_same_assignments() -> None:
     t = torch.ones(3, 4, requires_grad=True)
     with pytest.raises(RuntimeError, match="dtype"):  # (the wording varies by version)
         t.grad = torch.ones(3, 4, dtype=torch.float64)
-    with pytest.raises(RuntimeError, match="assigned grad has data of a different size"):
+    with pytest.raises(RuntimeError, match="size"):
         t.grad = torch.ones(4, 3)
     with pytest.raises(TypeError):
         t.grad = np.ones((3, 4), np.float32)
