@@ -259,10 +259,17 @@ class Module:
         """Switch to evaluation mode (``train(False)``); returns self."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (``grad = None``)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient, as PyTorch's ``Module.zero_grad``.
+
+        Parameters
+        ----------
+        set_to_none : bool, default True
+            Set each ``grad`` to None; False fills each existing ``grad`` tensor with zeros in
+            place.
+        """
         for param in self.parameters():
-            param.grad = None
+            param.zero_grad(set_to_none)
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
