@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_cnn import checkpoint, manual_seed, optim, randn
+from tinygrad_cnn import Tensor, checkpoint, manual_seed, optim, randn
 from tinygrad_cnn.models import lenet, seed_cnn
 from tinygrad_cnn.nn import Module
 from tinygrad_cnn.random import default_generator
@@ -106,7 +106,7 @@ def _trained(steps: int = 2) -> tuple[Module, optim.Adam, np.random.Generator]:
     rng = np.random.default_rng(5)
     for _ in range(steps):
         for p in model.parameters():
-            p.grad = rng.standard_normal(p.shape).astype(np.float32)
+            p.grad = Tensor(rng.standard_normal(p.shape).astype(np.float32))
         opt.step()
     return model, opt, rng
 

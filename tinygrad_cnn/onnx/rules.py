@@ -289,6 +289,21 @@ def _sign(b: GraphBuilder, call: OpCall) -> None:
     b.node("Where", [b.node("IsNaN", call.inputs), zero, sign], call.output)
 
 
+def _round(b: GraphBuilder, call: OpCall) -> None:
+    """Round (halves to even, as the op); ``decimals`` scales by 10**decimals around it."""
+    x = call.input_array(0)
+    decimals = call.node.attrs.get("decimals", 0)
+    if x.dtype.kind != "f":  # an integer tensor rounds to itself
+        b.node("Identity", call.inputs, call.output)
+        return
+    if decimals == 0:
+        b.node("Round", call.inputs, call.output)
+        return
+    scale = b.op_constant(10.0**decimals, "scale", dtype=x.dtype)
+    rounded = b.node("Round", [b.node("Mul", [call.inputs[0], scale])])
+    b.node("Div", [rounded, scale], call.output)
+
+
 def _clamp(b: GraphBuilder, call: OpCall) -> None:
     """Min(Max(x, low), high): tensor bounds broadcast (``high`` wins where low > high)."""
     x, low, high = call.inputs
@@ -386,6 +401,7 @@ EXPORT_RULES: dict[str, Rule] = {
     "abs": _same("Abs"),
     "cast": _cast,
     "sign": _sign,
+    "round": _round,
     # in place (recorded ops are values: written out of place)
     "add_": _in_place("Add"),
     "sub_": _in_place("Sub"),
