@@ -1,16 +1,16 @@
-"""One framework training one model, timed on request: a worker process of the benchmark.
+"""One framework running one workload, timed on request: a worker process of the benchmark.
 
-``benchmarks/bench.py`` starts one worker per framework and asks them in turn to train, so
+``benchmarks/bench.py`` starts one worker per framework and asks them in turn to run, so
 each framework runs alone in its own process: no thread pool of one library (OpenBLAS's or
 PyTorch's OpenMP threads, which keep spinning for a while after their work) competes with the
 other's timed steps, and each gets a process of its own, as in a real training script::
 
-    python benchmarks/training_worker.py {tinygrad_cnn,torch} {seed,lenet} BATCH STEPS WARMUP
+    python benchmarks/training_worker.py {tinygrad_cnn,torch} WORKLOAD WARMUP
 
-It builds the trainer and the ``STEPS`` batches (the same synthetic digits and initial weights
-in both frameworks, see ``workloads.py``), trains ``WARMUP`` untimed steps and prints
-``ready <loss>``; then, for each ``run`` line on stdin, it trains on all the batches once and
-prints the seconds it took. End of input stops it.
+It builds the workload (``workloads.WORKLOADS``: the same batches and initial weights in both
+frameworks), runs ``WARMUP`` untimed steps and prints ``ready <loss>``; then, for each
+``run N`` line on stdin, it runs ``N`` steps and prints the seconds they took. End of input
+stops it.
 """
 
 from __future__ import annotations
@@ -25,21 +25,16 @@ import workloads  # a sibling module of this script
 
 
 def main(argv: list[str]) -> None:
-    """Serve ``run`` requests until stdin closes."""
-    framework, model, batch_size, steps, warmup = argv
-    batches = workloads.make_batches(int(batch_size), int(steps))
-    if framework == "tinygrad_cnn":
-        train, _ = workloads.tinygrad_trainer(model)
-    elif framework == "torch":
-        train, _ = workloads.torch_trainer(model)
-    else:
-        raise SystemExit(f"training_worker: unknown framework {framework!r}")
-    print("ready", train(batches[: int(warmup)]), flush=True)
+    """Serve ``run N`` requests until stdin closes."""
+    framework, name, warmup = argv
+    runner = workloads.build(framework, name)
+    print("ready", runner.run(max(1, int(warmup))), flush=True)
     for line in sys.stdin:
-        if line.strip() != "run":
-            raise SystemExit(f"training_worker: expected 'run', got {line.strip()!r}")
+        word, _, steps = line.strip().partition(" ")
+        if word != "run" or not steps.isdigit() or int(steps) < 1:
+            raise SystemExit(f"training_worker: expected 'run N', got {line.strip()!r}")
         start = time.perf_counter()
-        train(batches)
+        runner.run(int(steps))
         print(time.perf_counter() - start, flush=True)
 
 

@@ -266,9 +266,9 @@ def _inferrer(framework: str, net: str, seed: int | None) -> tuple[Trainer, Any]
 
         def infer(batches: list[Batch]) -> float:
             with torch.no_grad():
-                for images, labels in batches:
+                for images, _ in batches:
                     logits = model(torch.from_numpy(images))
-                return float(F.cross_entropy(logits, torch.from_numpy(labels)))
+                return float(F.cross_entropy(logits, torch.from_numpy(batches[-1][1])))
 
         return infer, model
     from tinygrad_cnn import Tensor, cross_entropy, no_grad
@@ -277,9 +277,9 @@ def _inferrer(framework: str, net: str, seed: int | None) -> tuple[Trainer, Any]
 
     def infer(batches: list[Batch]) -> float:
         with no_grad():
-            for images, labels in batches:
+            for images, _ in batches:
                 logits = model(Tensor(images))
-            return float(cross_entropy(logits, labels).item())
+            return float(cross_entropy(logits, batches[-1][1]).item())
 
     return infer, model
 
@@ -292,7 +292,9 @@ def _stepper(framework: str, optimizer: str, seed: int) -> tuple[Callable[[int],
         import torch
 
         params = [torch.tensor(a, requires_grad=True) for a in arrays]
-        sum(((p * torch.from_numpy(g)).sum() for p, g in zip(params, grads, strict=True))).backward()
+        sum(
+            ((p * torch.from_numpy(g)).sum() for p, g in zip(params, grads, strict=True))
+        ).backward()
         first = params[0]
 
         def value() -> float:
@@ -352,7 +354,9 @@ def build(framework: str, name: str, seed: int | None = 0, digits: bool = True) 
     elif workload.mode == "infer":
         loop, model = _inferrer(framework, workload.net, 0 if seed is None else seed)
     else:
-        loop, model = tinygrad_trainer(workload.net, 0 if seed is None else seed, workload.optimizer)
+        loop, model = tinygrad_trainer(
+            workload.net, 0 if seed is None else seed, workload.optimizer
+        )
     if digits:
         batches = make_batches(workload.batch_size, POOL_BATCHES, net=workload.net)
     else:
