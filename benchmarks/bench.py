@@ -210,28 +210,33 @@ def interleaved_times(
 
 
 class TrainingWorker:
-    """A process running one workload with one framework (``training_worker.py``), on request.
+    """A process running workloads with one framework (``training_worker.py``), on request.
 
-    The process starts at construction; :meth:`wait_ready` waits for its warm-up, so several
-    workers can start (import, build) side by side.
+    The process starts at construction; :meth:`build` sends a workload to build and warm up
+    and :meth:`wait_ready` waits for it, so several workers can build side by side.
     """
 
-    def __init__(self, framework: str, workload: str, warmup: int) -> None:
-        command = [sys.executable, str(HERE / "training_worker.py"), framework, workload,
-                   str(warmup)]  # fmt: skip
-        self.name = f"{framework} {workload}"
+    def __init__(self, framework: str) -> None:
+        command = [sys.executable, str(HERE / "training_worker.py"), framework]
+        self.name = framework
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-        self.loss_after_warmup: float | None = None
+
+    def _send(self, line: str) -> None:
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def build(self, workload: str, warmup: int) -> None:
+        """Ask for ``workload`` to be built and warmed up (answered by :meth:`wait_ready`)."""
+        self._send(f"build {workload} {warmup}")
 
     def wait_ready(self) -> float:
         """Wait for the worker's ``ready <loss>``; the loss after the warm-up steps."""
         word, loss = self._read().split()
         if word != "ready":
             raise RuntimeError(f"bench: the {self.name} worker said {word!r}, not 'ready'")
-        self.loss_after_warmup = float(loss)
-        return self.loss_after_warmup
+        return float(loss)
 
     def _read(self) -> str:
         line = self.process.stdout.readline()
@@ -243,8 +248,7 @@ class TrainingWorker:
 
     def run(self, steps: int) -> float:
         """Run ``steps`` steps; the seconds they took, measured in the worker."""
-        self.process.stdin.write(f"run {steps}\n")
-        self.process.stdin.flush()
+        self._send(f"run {steps}")
         return float(self._read())
 
     def close(self) -> None:
@@ -276,37 +280,51 @@ def steps_per_repeat(workers: dict[str, TrainingWorker], budget: float) -> int:
     return max(1, min(MAX_STEPS, round(budget / step)))
 
 
-def bench_workload(name: str, args: argparse.Namespace, use_torch: bool) -> dict[str, Any]:
+def start_workers(use_torch: bool) -> dict[str, TrainingWorker]:
+    """One worker process per framework."""
+    frameworks = workloads.FRAMEWORKS if use_torch else ("tinygrad_cnn",)
+    workers: dict[str, TrainingWorker] = {}
+    try:
+        for framework in frameworks:
+            workers[framework] = TrainingWorker(framework)
+    except BaseException:
+        close_workers(workers)
+        raise
+    return workers
+
+
+def close_workers(workers: dict[str, TrainingWorker]) -> None:
+    for worker in workers.values():
+        worker.close()
+
+
+def bench_workload(
+    name: str, args: argparse.Namespace, workers: dict[str, TrainingWorker]
+) -> dict[str, Any]:
     """Throughput of each framework on workload ``name``, each in its own worker process,
     the workers taking turns; with ``--contention`` also under a busy neighbour, idle and
     busy phases alternating (idle first on even repeats, busy first on odd ones)."""
     workload = workloads.WORKLOADS[name]
-    frameworks = workloads.FRAMEWORKS if use_torch else ("tinygrad_cnn",)
     conditions = ("idle", "busy") if args.contention else ("idle",)
-    workers: dict[str, TrainingWorker] = {}
-    try:
-        for framework in frameworks:
-            workers[framework] = TrainingWorker(framework, name, args.warmup)
-        for worker in workers.values():
-            worker.wait_ready()
-        steps = args.steps or steps_per_repeat(workers, args.budget)
-        # The pause lets the previous worker's thread pools (OpenMP, OpenBLAS) stop spinning
-        # before the next one is timed: they busy-wait for a while after their last task.
-        runners = {n: (lambda w=w: w.run(steps)) for n, w in workers.items()}
-        times = {c: {n: [] for n in workers} for c in conditions}
-        for repeat in range(args.repeats):
-            for condition in conditions if repeat % 2 == 0 else conditions[::-1]:
-                if condition == "busy":
-                    with Neighbour():
-                        phase = interleaved_times(runners, 1, settle=SETTLE_SECONDS)
-                else:
-                    phase = interleaved_times(runners, 1, settle=SETTLE_SECONDS)
-                for n, seconds in phase.items():
-                    times[condition][n] += seconds
-                runners = dict(reversed(runners.items()))  # the other framework first next time
-    finally:
-        for worker in workers.values():
-            worker.close()
+    settle = 0.0 if args.quick else SETTLE_SECONDS
+    for worker in workers.values():
+        worker.build(name, args.warmup)
+    losses = {n: w.wait_ready() for n, w in workers.items()}
+    steps = args.steps or steps_per_repeat(workers, args.budget)
+    # The pause lets the previous worker's thread pools (OpenMP, OpenBLAS) stop spinning
+    # before the next one is timed: they busy-wait for a while after their last task.
+    runners = {n: (lambda w=w: w.run(steps)) for n, w in workers.items()}
+    times = {c: {n: [] for n in workers} for c in conditions}
+    for repeat in range(args.repeats):
+        for condition in conditions if repeat % 2 == 0 else conditions[::-1]:
+            if condition == "busy":
+                with Neighbour():
+                    phase = interleaved_times(runners, 1, settle=settle)
+            else:
+                phase = interleaved_times(runners, 1, settle=settle)
+            for n, seconds in phase.items():
+                times[condition][n] += seconds
+            runners = dict(reversed(runners.items()))  # the other framework first next time
     work = workload.work_per_step * steps
     result: dict[str, Any] = {
         "what": workload.what,
@@ -317,10 +335,10 @@ def bench_workload(name: str, args: argparse.Namespace, use_torch: bool) -> dict
         "steps_per_repeat": steps,
         "repeats": args.repeats,
         "warmup_steps": args.warmup,
-        "loss_after_warmup": {n: w.loss_after_warmup for n, w in workers.items()},
+        "loss_after_warmup": losses,
         "per_second": {n: summary(t, work) for n, t in times["idle"].items()},
     }
-    if use_torch:
+    if "torch" in workers:
         rates = result["per_second"]
         result["ratio"] = rates["tinygrad_cnn"]["per_second"] / rates["torch"]["per_second"]
     if args.contention:
@@ -329,7 +347,7 @@ def bench_workload(name: str, args: argparse.Namespace, use_torch: bool) -> dict
         result["busy_fraction"] = {
             n: busy[n]["per_second"] / result["per_second"][n]["per_second"] for n in busy
         }
-        if use_torch:
+        if "torch" in workers:
             result["busy_ratio"] = busy["tinygrad_cnn"]["per_second"] / busy["torch"]["per_second"]
     return result
 
@@ -578,7 +596,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "contention": {"core": pinned_core()} if args.contention else None,
     }
     names = [name for name in workloads.WORKLOADS if selected(args, name)]
-    results["workloads"] = {name: bench_workload(name, args, use_torch) for name in names}
+    results["workloads"] = {}
+    # Fresh worker processes for each workload (no allocator or cache state carried over from
+    # the one before), except in a --quick smoke run, where starting them would dominate.
+    workers = start_workers(use_torch) if args.quick else {}
+    try:
+        for name in names:
+            if not args.quick:
+                close_workers(workers)
+                workers = start_workers(use_torch)
+            results["workloads"][name] = bench_workload(name, args, workers)
+    finally:
+        close_workers(workers)
     results["summary"] = summarize(results["workloads"])
     if selected(args, "notebook"):
         results["notebook"] = bench_notebook(args.notebook_images, args.repeats)

@@ -5,12 +5,12 @@ each framework runs alone in its own process: no thread pool of one library (Ope
 PyTorch's OpenMP threads, which keep spinning for a while after their work) competes with the
 other's timed steps, and each gets a process of its own, as in a real training script::
 
-    python benchmarks/training_worker.py {tinygrad_cnn,torch} WORKLOAD WARMUP
+    python benchmarks/training_worker.py {tinygrad_cnn,torch}
 
-It builds the workload (``workloads.WORKLOADS``: the same batches and initial weights in both
-frameworks), runs ``WARMUP`` untimed steps and prints ``ready <loss>``; then, for each
-``run N`` line on stdin, it runs ``N`` steps and prints the seconds they took. End of input
-stops it.
+It reads commands on stdin: ``build WORKLOAD WARMUP`` builds the workload
+(``workloads.WORKLOADS``: the same batches and initial weights in both frameworks), runs
+``WARMUP`` untimed steps and prints ``ready <loss>``; ``run N`` runs ``N`` steps of the last
+workload built and prints the seconds they took. End of input stops it.
 """
 
 from __future__ import annotations
@@ -25,17 +25,23 @@ import workloads  # a sibling module of this script
 
 
 def main(argv: list[str]) -> None:
-    """Serve ``run N`` requests until stdin closes."""
-    framework, name, warmup = argv
-    runner = workloads.build(framework, name)
-    print("ready", runner.run(max(1, int(warmup))), flush=True)
+    """Serve ``build`` and ``run`` requests until stdin closes."""
+    (framework,) = argv
+    runner = None
     for line in sys.stdin:
-        word, _, steps = line.strip().partition(" ")
-        if word != "run" or not steps.isdigit() or int(steps) < 1:
-            raise SystemExit(f"training_worker: expected 'run N', got {line.strip()!r}")
-        start = time.perf_counter()
-        runner.run(int(steps))
-        print(time.perf_counter() - start, flush=True)
+        words = line.split()
+        if len(words) == 3 and words[0] == "build" and words[2].isdigit():
+            runner = workloads.build(framework, words[1])
+            print("ready", runner.run(max(1, int(words[2]))), flush=True)
+        elif len(words) == 2 and words[0] == "run" and words[1].isdigit() and runner:
+            start = time.perf_counter()
+            runner.run(int(words[1]))
+            print(time.perf_counter() - start, flush=True)
+        else:
+            raise SystemExit(
+                f"training_worker: expected 'build WORKLOAD WARMUP' or (after a build) "
+                f"'run N', got {line.strip()!r}"
+            )
 
 
 if __name__ == "__main__":
