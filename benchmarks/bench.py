@@ -454,7 +454,9 @@ def summary_line(results: dict[str, Any]) -> str:
     """The report's last line: geometric mean and worst tinygrad_cnn / PyTorch ratio."""
     total = results.get("summary")
     if total is None:
-        return "geomean tinygrad_cnn / PyTorch: no ratios (PyTorch not measured)"
+        return (
+            "geomean tinygrad_cnn / PyTorch: no ratio (no workload measured with both frameworks)"
+        )
     return (
         f"geomean tinygrad_cnn / PyTorch {total['geomean_ratio']:.2f}x over "
         f"{total['workloads']} workloads (target >= {GEOMEAN_TARGET}x); worst "
