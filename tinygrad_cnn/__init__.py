@@ -131,7 +131,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     )
     from tinygrad_cnn.viz import draw
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the same as pyproject.toml's version (tests/test_packaging.py)
 
 # Imported on first access (PEP 562): name -> (module, attribute or None for the module itself).
 _LAZY: dict[str, tuple[str, str | None]] = {
