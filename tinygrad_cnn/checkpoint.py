@@ -29,7 +29,8 @@ Training checkpoints (:func:`save_training`, :func:`load_training`)
     buffers, moment estimates), and metadata ``tinygrad_cnn.format`` = ``"training"``,
     ``tinygrad_cnn.version``, ``tinygrad_cnn.training`` (JSON: the optimizer's class,
     hyperparameters per group and scalar state such as Adam's ``step``; ``step``, ``epoch``;
-    the data-order generator's ``bit_generator.state``; the caller's ``extra``) and
+    the data-order generator's ``bit_generator.state``; the learning-rate scheduler's class
+    and ``state_dict()``, or null; the caller's ``extra``) and
     ``tinygrad_cnn.sha256`` over the tensors and that JSON text.
 
 Which reader applies is decided by the file's first bytes (a zip archive or ``.npy`` is the
@@ -439,6 +440,7 @@ def save_training(
     epoch: int,
     rng: np.random.Generator | None = None,
     extra: Mapping[str, Any] | None = None,
+    scheduler: Any = None,
 ) -> None:
     """Write everything needed to continue a training run exactly, atomically, to one file.
 
@@ -462,12 +464,18 @@ def save_training(
     extra : mapping, optional
         Anything else as JSON data (dicts with string keys, lists, numbers, strings, bools,
         None), e.g. the run's settings or loss history. Returned by :func:`load_training`.
+    scheduler : LRScheduler, optional
+        A learning-rate scheduler (:mod:`tinygrad_cnn.optim.lr_scheduler`); its
+        ``state_dict()`` is saved as JSON with its class name, and :func:`load_training`
+        restores it. (A :class:`~tinygrad_cnn.optim.lr_scheduler.LambdaLR`'s functions are
+        not saved, as in PyTorch: build it with the same functions before loading.)
 
     Raises
     ------
     TypeError
-        When ``extra`` or the optimizer's scalar state is not JSON data, ``rng`` is not a
-        Generator, or ``step``/``epoch`` are not ints.
+        When ``extra``, the optimizer's scalar state or the scheduler's state is not JSON
+        data, ``rng`` is not a Generator, ``scheduler`` has no ``state_dict``, or
+        ``step``/``epoch`` are not ints.
     ValueError
         For a suffix other than ``.safetensors`` or a negative ``step``/``epoch``.
     """
@@ -487,6 +495,11 @@ def save_training(
         )
     if extra is not None and not isinstance(extra, Mapping):
         raise TypeError(f"save_training: extra must be a mapping, got {type(extra).__name__}")
+    if scheduler is not None and not callable(getattr(scheduler, "state_dict", None)):
+        raise TypeError(
+            f"save_training: scheduler must be a learning-rate scheduler or None, "
+            f"got {type(scheduler).__name__}"
+        )
     tensors = {MODEL_PREFIX + key: value for key, value in _arrays_to_save(model).items()}
     optimizer_tensors, optimizer_info = _optimizer_part(optimizer)
     tensors.update(optimizer_tensors)
@@ -498,6 +511,12 @@ def save_training(
         if rng is None
         else _json_value(rng.bit_generator.state, "rng state", arrays=True),
         "extra": _json_value(dict(extra or {}), "extra"),
+        "scheduler": None
+        if scheduler is None
+        else {
+            "class": type(scheduler).__name__,
+            "state": _json_value(scheduler.state_dict(), "scheduler state"),
+        },
     }
     text = json.dumps(info, allow_nan=True)
     metadata = {
@@ -570,6 +589,36 @@ def _restored_generator_state(where: str, saved: Any, rng: Any) -> dict[str, Any
     return state
 
 
+def _scheduler_state(where: str, saved: Any, scheduler: Any) -> dict[str, Any] | None:
+    """Check a saved scheduler state against ``scheduler`` without touching ``scheduler``."""
+    if scheduler is None:
+        return None
+    if not callable(getattr(scheduler, "load_state_dict", None)):
+        raise TypeError(
+            f"load_training: scheduler must be a learning-rate scheduler or None, "
+            f"got {type(scheduler).__name__}"
+        )
+    if saved is None:
+        raise ValueError(
+            f"load_training: {where} holds no scheduler state, but scheduler was given"
+        )
+    own_class = type(scheduler).__name__
+    if not isinstance(saved, dict) or not isinstance(saved.get("state"), dict):
+        raise ValueError(f"load_training: {where} has an unreadable scheduler state")
+    if saved.get("class") != own_class:
+        raise ValueError(
+            f"load_training: {where} holds the state of a {saved.get('class')} scheduler, "
+            f"got a {own_class}"
+        )
+    state, own = saved["state"], set(scheduler.state_dict())
+    if set(state) != own:
+        raise ValueError(
+            f"load_training: {where} holds a {own_class} state with keys {sorted(state)}, "
+            f"this scheduler has {sorted(own)}"
+        )
+    return state
+
+
 def _training_info(where: str, text: str) -> dict[str, Any]:
     """The training JSON, checked for the entries :func:`load_training` reads."""
     try:
@@ -599,8 +648,10 @@ def load_training(
     model: Module,
     optimizer: Optimizer,
     rng: np.random.Generator | None = None,
+    scheduler: Any = None,
 ) -> dict[str, Any]:
-    """Restore a :func:`save_training` checkpoint into ``model``, ``optimizer`` and ``rng``.
+    """Restore a :func:`save_training` checkpoint into ``model``, ``optimizer``, ``rng`` and
+    ``scheduler``.
 
     Everything is read and validated first: on any error (a truncated, tampered or foreign
     file, another architecture, another optimizer class or parameter layout) nothing is
@@ -618,6 +669,9 @@ def load_training(
     rng : numpy Generator, optional
         Given the saved ``bit_generator.state`` in place (the same bit generator type, e.g.
         PCG64, as when saved).
+    scheduler : LRScheduler, optional
+        Of the same class as the one given to :func:`save_training`, built over
+        ``optimizer``; its state (``last_epoch``, the last learning rates, ...) is restored.
 
     Returns
     -------
@@ -654,6 +708,7 @@ def load_training(
         raise ValueError(f"load_training: {where} has unexpected tensors {stray}")
     optimizer_state = _optimizer_state_dict(where, optimizer_tensors, info["optimizer"], optimizer)
     rng_state = _restored_generator_state(where, info.get("rng"), rng)
+    scheduler_state = _scheduler_state(where, info.get("scheduler"), scheduler)
 
     before = model.state_dict()
     try:
@@ -667,6 +722,8 @@ def load_training(
         raise ValueError(f"load_training: {where}: {error}") from error
     if rng is not None:
         rng.bit_generator.state = rng_state
+    if scheduler is not None:
+        scheduler.load_state_dict(scheduler_state)
     return {"step": info["step"], "epoch": info["epoch"], "extra": info["extra"]}
 
 
