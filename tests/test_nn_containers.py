@@ -277,3 +277,21 @@ def test_cross_entropy_loss_rejects_what_the_op_lacks() -> None:
     with pytest.raises(ValueError, match="reduction"):
         nn.CrossEntropyLoss(reduction="avg")
     assert nn.CrossEntropyLoss(label_smoothing=0.0, ignore_index=-100).reduction == "mean"
+
+
+def test_buffers_round_trip_through_safetensors_files(tmp_path) -> None:
+    pytest.importorskip("safetensors")
+    model = WithBuffers()
+    model.running_mean.data[...] = 2.5
+    model.count.data[...] = 11
+    path = tmp_path / "model.safetensors"
+    model.save(path)
+    other = WithBuffers()
+    other.load(path)
+    assert float(other.running_mean.data[0]) == 2.5 and int(other.count.data) == 11
+    assert other.count.dtype == np.int64
+    import safetensors.torch
+
+    twin = TorchWithBuffers()
+    twin.load_state_dict(safetensors.torch.load_file(str(path)))
+    assert int(twin.count) == 11

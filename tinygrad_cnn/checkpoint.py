@@ -91,7 +91,7 @@ def state_checksum(arrays: Mapping[str, np.ndarray], text: str = "") -> str:
     """
     digest = hashlib.sha256()
     for key in sorted(arrays):
-        array = np.ascontiguousarray(arrays[key])
+        array = np.asarray(arrays[key], order="C")  # (ascontiguousarray makes 0-d 1-d)
         header = json.dumps([key, array.dtype.str, list(array.shape)])
         digest.update(header.encode("utf-8") + b"\0")
         digest.update(array.tobytes())
@@ -122,7 +122,7 @@ def _arrays_to_save(obj: Module | Mapping[str, Any]) -> dict[str, np.ndarray]:
         array = value.data if isinstance(value, Tensor) else np.asarray(value)
         if array.dtype.hasobject:
             raise TypeError(f"save: {key!r} is an object array, which would need pickle")
-        arrays[key] = np.ascontiguousarray(array)
+        arrays[key] = np.asarray(array, order="C")
     return arrays
 
 
@@ -420,7 +420,7 @@ def _optimizer_part(optimizer: Optimizer) -> tuple[dict[str, np.ndarray], dict[s
         for name, value in entry.items():
             where = f"optimizer state {name!r} of parameter {index}"
             if isinstance(value, np.ndarray):
-                tensors[f"{OPTIMIZER_PREFIX}{index}.{name}"] = np.ascontiguousarray(value)
+                tensors[f"{OPTIMIZER_PREFIX}{index}.{name}"] = np.asarray(value, order="C")
             else:
                 scalars.setdefault(str(index), {})[name] = _json_value(value, where)
     info = {
