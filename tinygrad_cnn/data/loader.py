@@ -95,7 +95,7 @@ class DataLoader:
     def __init__(
         self,
         dataset: Any,
-        batch_size: int | None = 1,
+        batch_size: int = 1,
         shuffle: bool = False,
         drop_last: bool = False,
         generator: np.random.Generator | int | None = None,
