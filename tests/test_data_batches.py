@@ -131,7 +131,7 @@ def test_repr():
         ({"labels": np.zeros(10)}, ValueError, "labels must be a 1-d integer array, got float64"),
         ({"images": np.zeros((10, 784), np.uint8)}, ValueError, "got shape (10, 784)"),
         ({"images": np.zeros((10, 1, 1, 2, 2), np.uint8)}, ValueError, "(N, H, W) or"),
-        ({"images": np.zeros((10, 28, 28))}, TypeError, "images must be a uint8 ndarray"),
+        ({"images": np.zeros((10, 28, 28), object)}, TypeError, "images must be a numeric"),
         ({"images": [[[0]]] * 10}, TypeError, "got list"),
         ({"seed": 1.5}, TypeError, "seed must be an int"),
     ],

@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ops", ("ops/", "creation.py", "functional.py")),
     # Modules, layers, optimizers, the example models, and the checkpoint format that
     # Module.save/load write (it knows modules only by their state-dict methods).
-    ("nn", ("nn/", "optim.py", "models.py", "checkpoint.py")),
+    ("nn", ("nn/", "optim/", "models.py", "checkpoint.py")),
     # Tools that read the graph or feed it: drawing, ONNX export, debugging, data,
     # gradient checking.
     (

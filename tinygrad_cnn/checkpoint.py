@@ -31,7 +31,8 @@ Training checkpoints (:func:`save_training`, :func:`load_training`)
     hyperparameters per group and scalar state such as Adam's ``step``; ``step``, ``epoch``;
     the data-order generator's ``bit_generator.state``; the library's default generator's
     state (``default_rng``: :func:`~tinygrad_cnn.random.manual_seed`, ``rand``, ``randn``,
-    the initialisers' default); the caller's ``extra``) and
+    the initialisers' default); the learning-rate scheduler's class and ``state_dict()``, or
+    null; the caller's ``extra``) and
     ``tinygrad_cnn.sha256`` over the tensors and that JSON text.
 
 Which reader applies is decided by the file's first bytes (a zip archive or ``.npy`` is the
@@ -93,7 +94,7 @@ def state_checksum(arrays: Mapping[str, np.ndarray], text: str = "") -> str:
     """
     digest = hashlib.sha256()
     for key in sorted(arrays):
-        array = np.ascontiguousarray(arrays[key])
+        array = np.asarray(arrays[key], order="C")  # (ascontiguousarray makes 0-d 1-d)
         header = json.dumps([key, array.dtype.str, list(array.shape)])
         digest.update(header.encode("utf-8") + b"\0")
         digest.update(array.tobytes())
@@ -124,7 +125,7 @@ def _arrays_to_save(obj: Module | Mapping[str, Any]) -> dict[str, np.ndarray]:
         array = value.data if isinstance(value, Tensor) else np.asarray(value)
         if array.dtype.hasobject:
             raise TypeError(f"save: {key!r} is an object array, which would need pickle")
-        arrays[key] = np.ascontiguousarray(array)
+        arrays[key] = np.asarray(array, order="C")
     return arrays
 
 
@@ -422,7 +423,7 @@ def _optimizer_part(optimizer: Optimizer) -> tuple[dict[str, np.ndarray], dict[s
         for name, value in entry.items():
             where = f"optimizer state {name!r} of parameter {index}"
             if isinstance(value, np.ndarray):
-                tensors[f"{OPTIMIZER_PREFIX}{index}.{name}"] = np.ascontiguousarray(value)
+                tensors[f"{OPTIMIZER_PREFIX}{index}.{name}"] = np.asarray(value, order="C")
             else:
                 scalars.setdefault(str(index), {})[name] = _json_value(value, where)
     info = {
@@ -442,6 +443,7 @@ def save_training(
     epoch: int,
     rng: np.random.Generator | None = None,
     extra: Mapping[str, Any] | None = None,
+    scheduler: Any = None,
 ) -> None:
     """Write everything needed to continue a training run exactly, atomically, to one file.
 
@@ -469,12 +471,18 @@ def save_training(
     extra : mapping, optional
         Anything else as JSON data (dicts with string keys, lists, numbers, strings, bools,
         None), e.g. the run's settings or loss history. Returned by :func:`load_training`.
+    scheduler : LRScheduler, optional
+        A learning-rate scheduler (:mod:`tinygrad_cnn.optim.lr_scheduler`); its
+        ``state_dict()`` is saved as JSON with its class name, and :func:`load_training`
+        restores it. (A :class:`~tinygrad_cnn.optim.lr_scheduler.LambdaLR`'s functions are
+        not saved, as in PyTorch: build it with the same functions before loading.)
 
     Raises
     ------
     TypeError
-        When ``extra`` or the optimizer's scalar state is not JSON data, ``rng`` is not a
-        Generator, or ``step``/``epoch`` are not ints.
+        When ``extra``, the optimizer's scalar state or the scheduler's state is not JSON
+        data, ``rng`` is not a Generator, ``scheduler`` has no ``state_dict``, or
+        ``step``/``epoch`` are not ints.
     ValueError
         For a suffix other than ``.safetensors`` or a negative ``step``/``epoch``.
     """
@@ -494,6 +502,11 @@ def save_training(
         )
     if extra is not None and not isinstance(extra, Mapping):
         raise TypeError(f"save_training: extra must be a mapping, got {type(extra).__name__}")
+    if scheduler is not None and not callable(getattr(scheduler, "state_dict", None)):
+        raise TypeError(
+            f"save_training: scheduler must be a learning-rate scheduler or None, "
+            f"got {type(scheduler).__name__}"
+        )
     tensors = {MODEL_PREFIX + key: value for key, value in _arrays_to_save(model).items()}
     optimizer_tensors, optimizer_info = _optimizer_part(optimizer)
     tensors.update(optimizer_tensors)
@@ -508,6 +521,12 @@ def save_training(
             default_generator().bit_generator.state, "default generator state", arrays=True
         ),
         "extra": _json_value(dict(extra or {}), "extra"),
+        "scheduler": None
+        if scheduler is None
+        else {
+            "class": type(scheduler).__name__,
+            "state": _json_value(scheduler.state_dict(), "scheduler state"),
+        },
     }
     text = json.dumps(info, allow_nan=True)
     metadata = {
@@ -593,6 +612,36 @@ def _default_generator_state(where: str, saved: Any) -> dict[str, Any] | None:
     )
 
 
+def _scheduler_state(where: str, saved: Any, scheduler: Any) -> dict[str, Any] | None:
+    """Check a saved scheduler state against ``scheduler`` without touching ``scheduler``."""
+    if scheduler is None:
+        return None
+    if not callable(getattr(scheduler, "load_state_dict", None)):
+        raise TypeError(
+            f"load_training: scheduler must be a learning-rate scheduler or None, "
+            f"got {type(scheduler).__name__}"
+        )
+    if saved is None:
+        raise ValueError(
+            f"load_training: {where} holds no scheduler state, but scheduler was given"
+        )
+    own_class = type(scheduler).__name__
+    if not isinstance(saved, dict) or not isinstance(saved.get("state"), dict):
+        raise ValueError(f"load_training: {where} has an unreadable scheduler state")
+    if saved.get("class") != own_class:
+        raise ValueError(
+            f"load_training: {where} holds the state of a {saved.get('class')} scheduler, "
+            f"got a {own_class}"
+        )
+    state, own = saved["state"], set(scheduler.state_dict())
+    if set(state) != own:
+        raise ValueError(
+            f"load_training: {where} holds a {own_class} state with keys {sorted(state)}, "
+            f"this scheduler has {sorted(own)}"
+        )
+    return state
+
+
 def _training_info(where: str, text: str) -> dict[str, Any]:
     """The training JSON, checked for the entries :func:`load_training` reads."""
     try:
@@ -622,8 +671,10 @@ def load_training(
     model: Module,
     optimizer: Optimizer,
     rng: np.random.Generator | None = None,
+    scheduler: Any = None,
 ) -> dict[str, Any]:
-    """Restore a :func:`save_training` checkpoint into ``model``, ``optimizer`` and ``rng``.
+    """Restore a :func:`save_training` checkpoint into ``model``, ``optimizer``, ``rng`` and
+    ``scheduler``.
 
     Everything is read and validated first: on any error (a truncated, tampered or foreign
     file, another architecture, another optimizer class or parameter layout) nothing is
@@ -641,6 +692,9 @@ def load_training(
     rng : numpy Generator, optional
         Given the saved ``bit_generator.state`` in place (the same bit generator type, e.g.
         PCG64, as when saved).
+    scheduler : LRScheduler, optional
+        Of the same class as the one given to :func:`save_training`, built over
+        ``optimizer``; its state (``last_epoch``, the last learning rates, ...) is restored.
 
     The library's default generator (:func:`~tinygrad_cnn.random.default_generator`) gets its
     saved state back, in place and last, so ``randn`` and friends continue as in a run that
@@ -682,6 +736,7 @@ def load_training(
     optimizer_state = _optimizer_state_dict(where, optimizer_tensors, info["optimizer"], optimizer)
     rng_state = _restored_generator_state(where, info.get("rng"), rng)
     default_state = _default_generator_state(where, info.get("default_rng"))
+    scheduler_state = _scheduler_state(where, info.get("scheduler"), scheduler)
 
     before = model.state_dict()
     try:
@@ -695,6 +750,8 @@ def load_training(
         raise ValueError(f"load_training: {where}: {error}") from error
     if rng is not None:
         rng.bit_generator.state = rng_state
+    if scheduler is not None:
+        scheduler.load_state_dict(scheduler_state)
     if default_state is not None:  # in place: code holding the generator sees the restored stream
         default_generator().bit_generator.state = default_state
     return {"step": info["step"], "epoch": info["epoch"], "extra": info["extra"]}

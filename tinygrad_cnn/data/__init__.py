@@ -9,14 +9,19 @@
 
 Modules, one job each: ``idx`` (read/write IDX files), ``download`` (verified downloads from
 mirrors), ``mnist`` (file layout, loading, downloading MNIST), ``synthetic`` (stroke-drawn
-digits), ``batches`` (minibatch tensors). Every file is written through
-:mod:`tinygrad_cnn.atomic` (all or nothing).
+digits), ``batches`` (image/label minibatch tensors), ``dataset`` and ``loader``
+(PyTorch's ``TensorDataset``, ``DataLoader``, ``default_collate``), ``transforms``
+(torchvision's ``ToTensor``, ``ToDtype``, ``Normalize``, ``Compose``, MNIST's mean/std).
+Every file is written through :mod:`tinygrad_cnn.atomic` (all or nothing).
 torchvision is optional and only imported when a download is needed.
 """
 
+from tinygrad_cnn.data import transforms
 from tinygrad_cnn.data.batches import BatchLoader, iterate_batches, normalize_images
+from tinygrad_cnn.data.dataset import TensorDataset
 from tinygrad_cnn.data.download import DownloadError, download_file, file_md5, gunzip_file
 from tinygrad_cnn.data.idx import IDX_DTYPES, read_idx, write_idx
+from tinygrad_cnn.data.loader import DataLoader, default_collate
 from tinygrad_cnn.data.mnist import (
     DATA_ENV_VAR,
     MNIST_MD5,
@@ -29,8 +34,9 @@ from tinygrad_cnn.data.mnist import (
 from tinygrad_cnn.data.synthetic import synthetic_digits
 
 __all__ = [
-    "DATA_ENV_VAR", "IDX_DTYPES", "MNIST_MD5", "MNIST_MIRRORS", "BatchLoader", "DownloadError",
-    "default_data_root", "download_file", "download_mnist", "file_md5", "gunzip_file",
-    "iterate_batches", "load_mnist", "mnist_raw_dir", "normalize_images", "read_idx",
-    "synthetic_digits", "write_idx",
+    "DATA_ENV_VAR", "IDX_DTYPES", "MNIST_MD5", "MNIST_MIRRORS", "BatchLoader", "DataLoader",
+    "DownloadError", "TensorDataset", "default_collate", "default_data_root", "download_file",
+    "download_mnist", "file_md5", "gunzip_file", "iterate_batches", "load_mnist",
+    "mnist_raw_dir", "normalize_images", "read_idx", "synthetic_digits", "transforms",
+    "write_idx",
 ]  # fmt: skip

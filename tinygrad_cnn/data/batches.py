@@ -1,12 +1,14 @@
-"""Minibatches of images and labels as tensors, normalised like the notebook.
+"""Minibatches of images and labels as tensors, normalised like the notebook or by a transform.
 
 Each batch is converted on its own: the dataset stays one ``uint8`` array (47 MB for MNIST's
 training set, not 188 MB of float32), and an epoch's shuffle is one permutation of indices.
+For datasets that are not image/label pairs, see :class:`tinygrad_cnn.data.DataLoader`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -35,8 +37,9 @@ class BatchLoader:
 
     Parameters
     ----------
-    images : ndarray of uint8, shape (N, H, W) or (N, C, H, W)
-        Pixel values 0-255, e.g. from :func:`load_mnist` or :func:`synthetic_digits`.
+    images : ndarray, shape (N, H, W) or (N, C, H, W)
+        Any numeric dtype: uint8 pixels 0-255 (e.g. from :func:`load_mnist` or
+        :func:`synthetic_digits`), or values already scaled.
     labels : array_like of int, shape (N,)
     batch_size : int
         Images per batch (positive). The last batch is smaller when ``batch_size`` does not
@@ -47,11 +50,18 @@ class BatchLoader:
         Seeds the shuffle: the k-th epoch's order is the same in every run.
     drop_last : bool, default False
         Skip the last, smaller batch.
+    transform : callable, optional
+        Applied to each batch of images, an ndarray ``(B, C, H, W)`` of the images' dtype
+        (a channel axis is added to ``(N, H, W)`` images first); returns an ndarray or a
+        Tensor. E.g. :func:`tinygrad_cnn.data.transforms.mnist_transform` for torchvision's
+        MNIST normalisation ``(pixels / 255 - 0.1307) / 0.3081``. By default uint8 images
+        get the notebook's ``pixels / 255 - 0.5`` as float32 and other dtypes are passed
+        through unchanged.
 
     Yields
     ------
-    images : Tensor of float32, shape (B, 1, H, W) or (B, C, H, W)
-        ``pixels / 255 - 0.5``.
+    images : Tensor, shape (B, 1, H, W) or (B, C, H, W)
+        float32 ``pixels / 255 - 0.5`` by default (see ``transform``).
     labels : Tensor of int64, shape (B,)
 
     Examples
@@ -71,12 +81,15 @@ class BatchLoader:
         shuffle: bool = True,
         seed: int = 0,
         drop_last: bool = False,
+        transform: Callable[[np.ndarray], Any] | None = None,
     ) -> None:
-        if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+        if not isinstance(images, np.ndarray) or not (
+            np.issubdtype(images.dtype, np.number) or images.dtype == np.bool_
+        ):
             got = images.dtype if isinstance(images, np.ndarray) else type(images).__name__
-            raise TypeError(
-                f"BatchLoader: images must be a uint8 ndarray (pixels 0-255), got {got}"
-            )
+            raise TypeError(f"BatchLoader: images must be a numeric ndarray, got {got}")
+        if transform is not None and not callable(transform):
+            raise TypeError(f"BatchLoader: transform must be callable, got {transform!r}")
         if images.ndim not in (3, 4):
             raise ValueError(
                 f"BatchLoader: images must have shape (N, H, W) or (N, C, H, W), "
@@ -103,6 +116,7 @@ class BatchLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
+        self.transform = transform
         self._rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -115,8 +129,15 @@ class BatchLoader:
         order = self._rng.permutation(n) if self.shuffle else None
         for start in range(0, len(self) * size, size):
             index = slice(start, start + size) if order is None else order[start : start + size]
-            images = normalize_images(self.images[index])
-            yield Tensor(images), Tensor(self.labels[index])
+            yield self._images(self.images[index]), Tensor(self.labels[index])
+
+    def _images(self, batch: np.ndarray) -> Tensor:
+        if self.transform is None:
+            if batch.dtype == np.uint8:
+                return Tensor(normalize_images(batch))
+            return Tensor(np.ascontiguousarray(batch[:, None] if batch.ndim == 3 else batch))
+        out = self.transform(batch[:, None] if batch.ndim == 3 else batch)
+        return out if isinstance(out, Tensor) else Tensor(np.ascontiguousarray(out))
 
     def __repr__(self) -> str:
         return (
@@ -132,6 +153,7 @@ def iterate_batches(
     shuffle: bool = True,
     seed: int = 0,
     drop_last: bool = False,
+    transform: Callable[[np.ndarray], Any] | None = None,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """One epoch of minibatches: ``iter(BatchLoader(...))`` (see :class:`BatchLoader`)."""
-    return iter(BatchLoader(images, labels, batch_size, shuffle, seed, drop_last))
+    return iter(BatchLoader(images, labels, batch_size, shuffle, seed, drop_last, transform))

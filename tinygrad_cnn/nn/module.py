@@ -23,8 +23,9 @@ latest attachment.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -32,6 +33,35 @@ import numpy as np
 from tinygrad_cnn import checkpoint
 from tinygrad_cnn.nn.scopes import input_makers, record_module_scope
 from tinygrad_cnn.tensor import Tensor
+
+Hook = Callable[..., Any]
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_hook`` and friends; :meth:`remove` unregisters the hook.
+
+    Parameters
+    ----------
+    hooks : dict
+        The registry the hook was added to (a module's ``_forward_hooks`` or
+        ``_forward_pre_hooks``), keyed by :attr:`id`.
+    """
+
+    _next_id = itertools.count()
+
+    def __init__(self, hooks: dict[int, Hook]) -> None:
+        self.hooks = hooks
+        self.id = next(RemovableHandle._next_id)
+
+    def remove(self) -> None:
+        """Unregister the hook (removing twice does nothing)."""
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()
 
 
 class Parameter(Tensor):
@@ -100,13 +130,21 @@ class Module:
     """
 
     _parameters: dict[str, Parameter | None]
+    _buffers: dict[str, Tensor | None]
+    _non_persistent_buffers: set[str]
     _modules: dict[str, Module | None]
+    _forward_hooks: dict[int, Hook]
+    _forward_pre_hooks: dict[int, Hook]
     _prefix: str
     training: bool
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_forward_hooks", {})
+        object.__setattr__(self, "_forward_pre_hooks", {})
         object.__setattr__(self, "_prefix", "")
         object.__setattr__(self, "training", True)
 
@@ -118,6 +156,8 @@ class Module:
                 f"called; call super().__init__() first in __init__"
             )
         params, modules = self.__dict__.get("_parameters", {}), self.__dict__.get("_modules", {})
+        buffers = self.__dict__.get("_buffers", {})
+        _reject_plain_containers(self, name, value)
         if isinstance(value, Parameter):
             self._forget(name, keep=params)
             params[name] = value
@@ -140,35 +180,108 @@ class Module:
                     f"{name!r} (expected a Module or None)"
                 )
             modules[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} to buffer "
+                    f"{name!r} (expected a Tensor or None)"
+                )
+            buffers[name] = value
         else:
             object.__setattr__(self, name, value)
 
     def _forget(self, name: str, keep: dict[str, Any]) -> None:
         """Remove ``name`` from the registries other than ``keep`` (which keeps its position)."""
-        for registry in (self.__dict__, self._parameters, self._modules):
+        for registry in (self.__dict__, self._parameters, self._buffers, self._modules):
             if registry is not keep:
                 registry.pop(name, None)
+        if keep is not self._buffers:
+            self._non_persistent_buffers.discard(name)
 
     def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup fails: parameters and submodules live in registries.
-        registries = self.__dict__.get("_parameters", {}), self.__dict__.get("_modules", {})
-        for registry in registries:
-            if name in registry:
-                return registry[name]
+        # Only called when normal lookup fails: parameters, buffers and submodules live in
+        # registries.
+        for registry in ("_parameters", "_buffers", "_modules"):
+            found = self.__dict__.get(registry, {})
+            if name in found:
+                return found[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name: str) -> None:
-        if name in self._parameters:
-            del self._parameters[name]
-        elif name in self._modules:
-            del self._modules[name]
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as the submodule ``name`` (as ``setattr``, for computed names).
+
+        Raises
+        ------
+        TypeError
+            When ``module`` is neither a Module nor None.
+        ValueError
+            For an empty or dotted name, or one that is already a non-module attribute.
+        """
+        _check_name("add_module", name)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(
+                f"add_module: expected a Module or None for {name!r}, got {type(module).__name__}"
+            )
+        if name in self.__dict__ or name in self._parameters or name in self._buffers:
+            raise ValueError(f"add_module: attribute {name!r} already exists")
+        self._forget(name, keep=self._modules)
+        self._modules[name] = None
+        setattr(self, name, module)
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        """Alias of :meth:`add_module`, as in PyTorch."""
+        self.add_module(name, module)
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Register a tensor that is state but not a parameter (e.g. running statistics).
+
+        Buffers are not returned by :meth:`parameters` (optimizers never see them); a
+        persistent buffer is in :meth:`state_dict` under its dotted name (PyTorch's key) and
+        :meth:`load_state_dict` copies values into it.
+
+        Parameters
+        ----------
+        name : str
+            Non-empty, without dots, not already an attribute other than a buffer.
+        tensor : Tensor, array_like or None
+            The buffer (arrays are wrapped in a Tensor that does not require grad); None
+            declares an absent buffer (skipped by ``state_dict``).
+        persistent : bool, default True
+            False keeps the buffer out of :meth:`state_dict`.
+        """
+        _check_name("register_buffer", name)
+        if not isinstance(persistent, bool):
+            raise TypeError(f"register_buffer: persistent must be a bool, got {persistent!r}")
+        if isinstance(tensor, Parameter):
+            raise TypeError(
+                f"register_buffer: {name!r} is a Parameter; use register_parameter for it"
+            )
+        if (
+            name in self._parameters
+            or name in self._modules
+            or (name in self.__dict__ and name not in self._buffers)
+        ):
+            raise ValueError(f"register_buffer: attribute {name!r} already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(np.array(tensor, copy=True))
+        self._forget(name, keep=self._buffers)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
         else:
-            object.__delattr__(self, name)
+            self._non_persistent_buffers.add(name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` under ``name`` (``None`` declares an absent optional parameter)."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise ValueError(f"register_parameter: invalid name {name!r} (non-empty, no dots)")
+        _check_name("register_parameter", name)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
                 f"register_parameter: expected a Parameter or None for {name!r}, "
@@ -242,6 +355,49 @@ class Module:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """Yield ``(dotted name, buffer)`` for every buffer (persistent or not), as
+        :meth:`named_parameters` does for parameters."""
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        seen: set[int] = set()
+        for module_name, module in modules:
+            for name, buffer in module._buffers.items():
+                if buffer is None or id(buffer) in seen:
+                    continue
+                seen.add(id(buffer))
+                yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Yield every buffer, in the order of :meth:`named_buffers`."""
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn(module)`` on every submodule and then on self, in PyTorch's order
+        (post-order: each child's subtree before the child's parent).
+
+        Typical use: custom initialisation, ``model.apply(init_weights)``. Returns self.
+        """
+        if not callable(fn):
+            raise TypeError(f"apply: expected a callable, got {type(fn).__name__}")
+        stack: list[tuple[Module, bool]] = [(self, False)]
+        while stack:
+            module, expanded = stack.pop()
+            if expanded:
+                fn(module)
+                continue
+            stack.append((module, True))
+            stack.extend((child, False) for child in reversed(list(module.children())))
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` on every parameter (e.g. False to freeze); returns self."""
+        if not isinstance(requires_grad, bool):
+            raise TypeError(f"requires_grad_: expected a bool, got {type(requires_grad).__name__}")
+        for param in self.parameters():
+            param.requires_grad = requires_grad
+        return self
+
     def num_parameters(self, trainable_only: bool = False) -> int:
         """The number of scalar values in all parameters (only ``requires_grad`` ones if asked)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
@@ -272,9 +428,29 @@ class Module:
             param.zero_grad(set_to_none)
 
     # ----------------------------------------------------------------- state
+    def _state_tensors(self) -> OrderedDict[str, Tensor]:
+        """PyTorch's ``state_dict`` order: per module (pre-order), parameters then persistent
+        buffers; a tensor shared by several modules appears once."""
+        out: OrderedDict[str, Tensor] = OrderedDict()
+        seen: set[int] = set()
+        for module_name, module in self.named_modules():
+            prefix = f"{module_name}." if module_name else ""
+            persistent = (
+                (name, b)
+                for name, b in module._buffers.items()
+                if name not in module._non_persistent_buffers
+            )
+            for name, tensor in (*module._parameters.items(), *persistent):
+                if tensor is None or id(tensor) in seen:
+                    continue
+                seen.add(id(tensor))
+                out[prefix + name] = tensor
+        return out
+
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """An ordered mapping from each dotted parameter name to a copy of its array."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        """An ordered mapping from each dotted parameter and persistent buffer name to a copy
+        of its array (PyTorch's keys and order)."""
+        return OrderedDict((name, t.data.copy()) for name, t in self._state_tensors().items())
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
@@ -284,8 +460,9 @@ class Module:
         Parameters
         ----------
         state_dict : mapping of str to ndarray or Tensor
-            As returned by :meth:`state_dict`. Floating-point values of another float dtype
-            are cast to the parameter's dtype.
+            As returned by :meth:`state_dict` (parameters and persistent buffers). Values of
+            another dtype of the same kind (float64 for a float32 parameter) are cast; another
+            kind (integers for a floating parameter) is an error.
         strict : bool, default True
             Require the keys to match exactly. With ``False``, missing and unexpected keys
             are ignored and returned; shapes and dtypes are still checked.
@@ -301,14 +478,15 @@ class Module:
             When ``state_dict`` is not a mapping.
         ValueError
             Listing every problem: missing and unexpected keys (when strict), wrong shapes
-            (with the key and both shapes), non-floating dtypes. Nothing is modified then.
+            (with the key and both shapes), dtypes that cannot be cast (integers into a
+            floating parameter). Nothing is modified then.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(
                 f"load_state_dict: expected a mapping of names to arrays, "
                 f"got {type(state_dict).__name__}"
             )
-        own = dict(self.named_parameters())
+        own = self._state_tensors()
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
         problems = []
@@ -322,9 +500,10 @@ class Module:
                 continue
             value = state_dict[key]
             array = value.data if isinstance(value, Tensor) else np.asarray(value)
-            if not np.issubdtype(array.dtype, np.floating):
+            if array.dtype.kind != param.dtype.kind:
+                kind = "floating-point" if param.dtype.kind == "f" else str(param.dtype)
                 problems.append(
-                    f"{key}: expected floating-point values for a {param.dtype} parameter, "
+                    f"{key}: expected {kind} values for a {param.dtype} tensor, "
                     f"got dtype {array.dtype}"
                 )
             elif array.shape != param.shape:
@@ -366,11 +545,30 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` and tag the ops it recorded with this module and this call (see
         :mod:`tinygrad_cnn.nn.scopes`; inner modules tag first, so each op keeps the innermost)."""
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
         inputs = (*args, *kwargs.values())
         makers = input_makers(inputs)  # before forward, which may change an input in place
         output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
         record_module_scope(self, inputs, output, makers)
         return output
+
+    def register_forward_pre_hook(self, hook: Hook) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each ``forward``; a non-None result replaces the
+        positional arguments (a single value is wrapped in a tuple). Returns a handle whose
+        ``remove()`` unregisters it."""
+        return _add_hook("register_forward_pre_hook", self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook: Hook) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each ``forward``; a non-None result
+        replaces the output. Returns a handle whose ``remove()`` unregisters it."""
+        return _add_hook("register_forward_hook", self._forward_hooks, hook)
 
     def extra_repr(self) -> str:
         """The layer's arguments shown inside its repr, e.g. ``300, 10, bias=True``."""
@@ -386,6 +584,35 @@ class Module:
         extra = self.extra_repr()
         head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
         return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def _check_name(method: str, name: Any) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{method}: name must be a str, got {type(name).__name__}")
+    if not name or "." in name:
+        raise ValueError(f"{method}: invalid name {name!r} (non-empty, no dots)")
+
+
+def _add_hook(method: str, hooks: dict[int, Hook], hook: Hook) -> RemovableHandle:
+    if not callable(hook):
+        raise TypeError(f"{method}: expected a callable, got {type(hook).__name__}")
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def _reject_plain_containers(module: Module, name: str, value: Any) -> None:
+    """A list, tuple or dict holding Modules would hide their parameters: name the fix."""
+    if isinstance(value, list | tuple) and any(isinstance(v, Module) for v in value):
+        raise TypeError(
+            f"{type(module).__name__}: cannot assign a {type(value).__name__} of Modules to "
+            f"{name!r}: its parameters would not be registered; use nn.ModuleList instead"
+        )
+    if isinstance(value, dict) and any(isinstance(v, Module) for v in value.values()):
+        raise TypeError(
+            f"{type(module).__name__}: cannot assign a dict of Modules to {name!r}: its "
+            f"parameters would not be registered; use nn.ModuleDict instead"
+        )
 
 
 def _assign_names(root: Module, prefix: str) -> None:

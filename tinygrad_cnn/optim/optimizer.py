@@ -1,4 +1,5 @@
-"""Optimizers with PyTorch's update rules: :class:`SGD`, :class:`Adam` and :class:`AdamW`.
+"""Optimizers with PyTorch's update rules: :class:`SGD`, :class:`Adam`, :class:`AdamW` and
+:class:`RMSprop`.
 
 Each optimizer holds ``param_groups`` (lists of parameters with their own hyperparameters, as
 in PyTorch, so a schedule can change ``group["lr"]`` between steps) and per-parameter ``state``
@@ -409,4 +410,93 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer"]
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), PyTorch's rule, with optional momentum and centering.
+
+    Per parameter ``p`` with gradient ``g``::
+
+        g = g + weight_decay * p
+        v = alpha * v + (1 - alpha) * g * g
+        m = alpha * m + (1 - alpha) * g;  avg = sqrt(v - m * m) + eps   if centered
+        avg = sqrt(v) + eps                                              otherwise
+        buf = momentum * buf + g / avg;  p = p - lr * buf                if momentum > 0
+        p = p - lr * g / avg                                             otherwise
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+    lr : float, default 1e-2
+    alpha : float, default 0.99
+        Smoothing constant of the squared-gradient average.
+    eps : float, default 1e-8
+    weight_decay, momentum : float, default 0
+    centered : bool, default False
+        Normalise by an estimate of the gradient's variance instead of its second moment.
+
+    State per parameter: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0),
+    ``grad_avg`` (centered), as PyTorch.
+    """
+
+    def __init__(
+        self,
+        params: ParamsArg,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "alpha": alpha,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "momentum": momentum,
+            "centered": centered,
+        }
+        super().__init__(params, defaults)
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        super()._validate(group)
+        _check_range("RMSprop", "alpha", group["alpha"], 0.0, None)
+        _check_range("RMSprop", "eps", group["eps"], 0.0, None)
+        _check_range("RMSprop", "weight_decay", group["weight_decay"], 0.0, None)
+        _check_range("RMSprop", "momentum", group["momentum"], 0.0, None)
+        if not isinstance(group["centered"], bool):
+            raise TypeError(f"RMSprop: centered must be a bool, got {group['centered']!r}")
+
+    def _update(
+        self, param: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
+        weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(param.data)
+            if momentum > 0:
+                state["momentum_buffer"] = np.zeros_like(param.data)
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(param.data)
+        state["step"] += 1
+        if weight_decay:
+            grad = grad + weight_decay * param.data
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        square_avg += (1.0 - alpha) * grad * grad
+        if group["centered"]:
+            grad_avg = state["grad_avg"]
+            grad_avg += (1.0 - alpha) * (grad - grad_avg)
+            avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+        else:
+            avg = np.sqrt(square_avg) + eps
+        if momentum > 0:
+            buf = state.setdefault("momentum_buffer", np.zeros_like(param.data))
+            buf *= momentum
+            buf += grad / avg
+            param.data -= lr * buf
+        else:
+            param.data -= lr * grad / avg
+
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop"]
