@@ -7,10 +7,12 @@
 >>> w.grad
 Tensor([[ 2., -4.]])
 
-Subpackages: ``ops`` (every differentiable op), ``nn`` (modules and layers), ``optim``
-(SGD, Adam, AdamW), ``data`` (MNIST and synthetic digits), ``models`` (the example CNNs),
-``viz`` (graph drawing; graphviz is imported only to render), ``debug`` (gradcheck,
-check_graph, detect_anomaly), ``checkpoint`` (atomic, verified ``.npz``).
+Subpackages: ``ops`` (every differentiable op), ``nn`` (modules, layers, losses, gradient
+clipping), ``optim`` (SGD, Adam, AdamW, RMSprop, ``lr_scheduler``), ``data`` (MNIST, synthetic
+digits, ``DataLoader``, transforms), ``models`` (the example CNNs), ``viz`` (graph drawing;
+graphviz is imported only to render), ``debug`` (gradcheck, check_graph, detect_anomaly),
+``checkpoint`` (safetensors model files and training checkpoints, atomic and verified),
+``onnx`` (export; the ``onnx`` extra, not imported here).
 ``tinygrad_cnn.testing`` (the Hypothesis strategies and ``assert_grads``) needs the ``testing``
 extra and is not imported here.
 
