@@ -188,3 +188,27 @@ def test_gradient_norm() -> None:
         return p.grad.norm()
 
     run_both(idiom)
+
+
+def test_grad_mode_switches() -> None:
+    def idiom(lib: ModuleType, F: Any) -> Any:
+        w = lib.ones(2, requires_grad=True)
+        states = [lib.is_grad_enabled()]
+        with lib.no_grad():
+            states.append(lib.is_grad_enabled())
+            with lib.enable_grad():
+                states.append((w * 2).requires_grad)
+            states.append((w * 2).requires_grad)
+        with lib.set_grad_enabled(False):
+            states.append((w * 2).requires_grad)
+        return states, lib.is_grad_enabled()
+
+    run_both(idiom)
+
+
+def test_empty_gives_shape_and_dtype() -> None:
+    def idiom(lib: ModuleType, F: Any) -> Any:
+        a, b = lib.empty(2, 3), lib.empty((4,), dtype=lib.int64)
+        return tuple(a.shape), a.dtype == lib.float32, tuple(b.shape), b.dtype == lib.int64
+
+    run_both(idiom)
