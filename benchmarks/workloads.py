@@ -111,7 +111,7 @@ def torch_model(model_name: str, seed: int | None = 0) -> Any:
     ours = build_model(model_name, seed=seed)
     with torch.no_grad():
         for theirs, mine in zip(model.parameters(), ours.parameters(), strict=True):
-            theirs.copy_(torch.from_numpy(mine.data))
+            theirs.copy_(torch.from_numpy(mine.numpy()))
     return model
 
 

@@ -177,7 +177,7 @@ def evaluate(
             y = labels[start : start + 1000]
             logits = model(x)
             total_loss += cross_entropy(logits, y, reduction="sum").item()
-            np.add.at(confusion, (y, logits.data.argmax(axis=1)), 1)
+            np.add.at(confusion, (y, logits.argmax(dim=1).numpy()), 1)
     return total_loss / len(labels), float(np.trace(confusion) / len(labels)), confusion
 
 
@@ -224,7 +224,7 @@ def write_plots(model: Module, history: History, confusion: np.ndarray, out: Pat
     fig.tight_layout()
     written.append(_save(fig, out / "curves.png", plt))
 
-    weight = next(model.parameters()).data  # the first conv layer: (O, C, kh, kw)
+    weight = next(model.parameters()).numpy()  # the first conv layer: (O, C, kh, kw)
     columns = min(8, len(weight))
     rows = int(np.ceil(len(weight) / columns))
     fig, axes = plt.subplots(
