@@ -184,3 +184,14 @@ def test_conv2d_keeps_a_non_finite_pixel_in_the_outputs_that_see_it(
     theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w)).numpy()
     assert_same_values(ours, theirs, "float64", "conv2d", zero_sign=False)
     assert np.isfinite(ours).sum() == ours.size - 2 * 3 * filters  # the 2 x 3 patches with it
+
+
+def test_clamp_with_only_an_infinite_min_sends_the_gradient_to_min() -> None:
+    """Once, the missing max counted as +inf, tying with min = inf: no gradient anywhere."""
+    x, low = Tensor([0.0, 5.0], requires_grad=True), Tensor([INF, 1.0], requires_grad=True)
+    tc.clamp(x, min=low).backward(np.ones(2))
+    tx = torch.tensor([0.0, 5.0], requires_grad=True)
+    tlow = torch.tensor([INF, 1.0], requires_grad=True)
+    torch.clamp(tx, min=tlow).backward(torch.ones(2))
+    assert_same_values(x.grad, tx.grad.numpy(), "float32", "clamp d/dx")
+    assert_same_values(low.grad, tlow.grad.numpy(), "float32", "clamp d/dmin")
