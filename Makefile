@@ -10,11 +10,11 @@ $(PYTHON):
 	$(PYTHON) -m pip install --upgrade pip
 
 $(VENV)/.installed-run: pyproject.toml | $(PYTHON)
-	$(PYTHON) -m pip install -e ".[plot]"
+	$(PYTHON) -m pip install -e ".[examples]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(PYTHON)
-	$(PYTHON) -m pip install -e ".[dev,plot]"
+	$(PYTHON) -m pip install -e ".[dev,examples]"
 	touch $@
 
 run: $(VENV)/.installed-run

@@ -7,11 +7,23 @@ per-layer backprop (``--model seed``), or a LeNet-style CNN (``--model lenet``):
     python examples/mnist.py --model seed --epochs 1  # the notebook's network, minibatch SGD
     python examples/mnist.py --limit 2000 --out /tmp/run   # a quick look
 
-Writes to ``--out``: ``graph.svg`` (the model's computation graph; ``graph.dot`` when
-Graphviz's ``dot`` is missing), ``curves.png`` (loss and accuracy per step), ``filters.png``
-(the learned first-layer filters), ``confusion.png`` (test confusion matrix),
-``model.npz`` (checkpoint) and ``metrics.json``. The PNGs need matplotlib (the ``plot``
-extra); without it they are skipped, and the script says so.
+Writes to ``--out``: ``checkpoint.safetensors`` (a training checkpoint, replaced after every
+epoch), then at the end ``graph.svg`` (the model's computation graph; ``graph.dot`` beside
+it, and alone when Graphviz's ``dot`` is missing), ``curves.png`` (loss and accuracy per step),
+``filters.png`` (the learned first-layer filters), ``confusion.png`` (test confusion matrix),
+``model.safetensors`` (the trained parameters, loadable by PyTorch) and ``metrics.json``.
+The PNGs need matplotlib (the ``examples`` or ``plot`` extra); without it they are skipped,
+and the script says so. With the ``onnx`` extra it also writes ``model.onnx`` (the
+trained model for onnxruntime; batch axis ``N``).
+
+Stopping and resuming: Ctrl-C finishes the current step, saves ``checkpoint.safetensors``,
+prints the one command that resumes (the same options plus ``--resume PATH``) and exits with
+status 130. The resumed run continues bit-identically: same parameters, optimizer state, data
+order and learning-rate schedule as a run that never stopped.
+
+Every file is written atomically (complete or absent). A new run first removes the files an
+earlier run wrote into ``--out`` (only the names above), so an interrupted run never leaves its
+files mixed with an earlier run's; a resumed run keeps the checkpoint it resumes from.
 
 Without MNIST on disk and without network, it trains on synthetic stroke-drawn digits
 instead, and says so loudly.
@@ -20,21 +32,32 @@ instead, and says so loudly.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import os
+import shlex
+import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from tinygrad_cnn import Tensor, cross_entropy, no_grad
+try:
+    from tqdm import tqdm
+except ImportError:  # the core package does not need tqdm; the `examples` extra brings it
+    sys.exit("examples/mnist.py needs tqdm: pip install 'tinygrad_cnn[examples]'")
+
+from tinygrad_cnn import Tensor, checkpoint, cross_entropy, no_grad
+from tinygrad_cnn.atomic import write_atomically
 from tinygrad_cnn.data import BatchLoader, load_mnist, normalize_images, synthetic_digits
 from tinygrad_cnn.models import build_model
 from tinygrad_cnn.nn import Module
 from tinygrad_cnn.optim import SGD, Adam, Optimizer
-from tinygrad_cnn.viz import GraphvizNotFoundError, draw
+from tinygrad_cnn.viz import draw
 
 # Per model: optimizer and its defaults. The seed model is the notebook's network trained
 # with minibatch SGD (momentum 0.9); LeNet uses Adam. Both follow a cosine learning-rate decay.
@@ -42,6 +65,24 @@ DEFAULTS = {
     "seed": {"optimizer": "sgd", "lr": 0.02, "batch_size": 32, "epochs": 1},
     "lenet": {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 2},
 }
+
+CHECKPOINT = "checkpoint.safetensors"
+# Every file a run writes into --out (model.npz: what runs before safetensors wrote). A new
+# run removes these first, so its files are never mixed with an earlier run's.
+OUTPUTS = (
+    CHECKPOINT,
+    "graph.svg",
+    "graph.dot",
+    "curves.png",
+    "filters.png",
+    "confusion.png",
+    "model.safetensors",
+    "model.npz",
+    "model.onnx",
+    "metrics.json",
+)
+# The options that define a run: a resumed run must be given the same ones.
+SETTINGS = ("model", "epochs", "batch_size", "lr", "seed", "limit")
 
 
 @dataclass
@@ -63,6 +104,26 @@ class History:
     accuracy: list[float] = field(default_factory=list)
 
 
+@dataclass
+class Progress:
+    """Where a run is: what a training checkpoint saves besides the model and optimizer.
+
+    ``epoch`` counts completed epochs, ``batch`` the batches done in the current one, ``step``
+    all steps done; ``seconds`` and ``images`` measure training speed.
+    """
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+    images: int = 0
+    seconds: float = 0.0
+    history: History = field(default_factory=History)
+
+
+class RunInterruptedError(Exception):
+    """Ctrl-C during training, raised once the checkpoint is saved; says where the run was."""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line; per-model defaults fill what is not given."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -75,6 +136,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-download", action="store_true", help="never download MNIST")
     parser.add_argument("--out", default="runs/mnist", help="output folder")
     parser.add_argument("--limit", type=int, help="train on the first N training images only")
+    parser.add_argument(
+        "--resume",
+        metavar="PATH",
+        help="continue the run saved in this training checkpoint (give the same options)",
+    )
     args = parser.parse_args(argv)
     for key, value in DEFAULTS[args.model].items():
         if getattr(args, key, None) is None:
@@ -121,43 +187,150 @@ def cosine_learning_rate(base_lr: float, step: int, total_steps: int) -> float:
     return 0.5 * base_lr * (1 + np.cos(np.pi * step / total_steps))
 
 
-def train(
-    model: Module, optimizer: Optimizer, loader: BatchLoader, epochs: int
-) -> tuple[History, float]:
-    """Minibatch training with a tqdm bar per epoch; returns the history and images/s.
+def batches(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator,
+    skip: int,
+) -> BatchLoader:
+    """One epoch in the order ``rng`` draws (one permutation), without its first ``skip``
+    batches (the ones a resumed run has already done)."""
+    order = rng.permutation(len(labels))[skip * batch_size :]
+    return BatchLoader(images[order], labels[order], batch_size, shuffle=False)
 
-    The learning rate follows a cosine from its initial value down to 0 over the whole run.
+
+@contextmanager
+def stop_requests() -> Iterator[dict[str, bool]]:
+    """While active, the first Ctrl-C only sets ``["stop"]`` (checked between steps, so a
+    step is never cut in half); a second one interrupts at once."""
+    requested = {"stop": False}
+
+    def handler(signum: int, frame: object) -> None:
+        if requested["stop"]:
+            raise KeyboardInterrupt
+        requested["stop"] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def save_checkpoint(
+    path: Path,
+    model: Module,
+    optimizer: Optimizer,
+    rng: np.random.Generator,
+    progress: Progress,
+    args: argparse.Namespace,
+) -> None:
+    """A training checkpoint: ``rng`` is the data-order generator as it was at the start of
+    epoch ``progress.epoch`` (the resumed run draws that epoch's order again)."""
+    extra = {
+        "settings": {name: getattr(args, name) for name in SETTINGS},
+        "progress": {k: v for k, v in asdict(progress).items() if k != "history"},
+        "history": asdict(progress.history),
+    }
+    checkpoint.save_training(
+        path,
+        model=model,
+        optimizer=optimizer,
+        step=progress.step,
+        epoch=progress.epoch,
+        rng=rng,
+        extra=extra,
+    )
+
+
+def resume(
+    path: Path,
+    model: Module,
+    optimizer: Optimizer,
+    rng: np.random.Generator,
+    args: argparse.Namespace,
+) -> Progress:
+    """Load a checkpoint of this example; the options must be the ones it was saved with."""
+    extra = checkpoint.load_training(path, model, optimizer, rng=rng)["extra"]
+    saved = extra["settings"]
+    differ = [
+        f"--{name.replace('_', '-')} {saved[name]} (given {getattr(args, name)})"
+        for name in SETTINGS
+        if saved[name] != getattr(args, name)
+    ]
+    if differ:
+        raise SystemExit(
+            f"--resume {path}: the checkpoint was saved with other options: {', '.join(differ)}"
+        )
+    return Progress(**extra["progress"], history=History(**extra["history"]))
+
+
+def train(
+    model: Module,
+    optimizer: Optimizer,
+    images: np.ndarray,
+    labels: np.ndarray,
+    args: argparse.Namespace,
+    rng: np.random.Generator,
+    progress: Progress,
+    checkpoint_path: Path,
+) -> Progress:
+    """Minibatch training with a tqdm bar per epoch, from ``progress`` on.
+
+    The learning rate follows a cosine from ``args.lr`` down to 0 over the whole run; each
+    epoch's order is a permutation drawn from ``rng``. A checkpoint is saved after every epoch
+    and, on Ctrl-C, after the current step (then :class:`RunInterruptedError` is raised).
     """
-    history, images_seen, seconds = History(), 0, 0.0
-    base_lrs = [group["lr"] for group in optimizer.param_groups]
-    total_steps, step = epochs * len(loader), 0
+    steps_per_epoch = -(-len(labels) // args.batch_size)
+    total_steps = args.epochs * steps_per_epoch
     model.train()
-    for epoch in range(epochs):
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=True)
-        running_loss, running_accuracy = None, None
-        for images, labels in bar:
-            for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
-                group["lr"] = cosine_learning_rate(base_lr, step, total_steps)
-            step += 1
-            start = time.perf_counter()
-            logits = model(images)
-            loss = cross_entropy(logits, labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            seconds += time.perf_counter() - start
-            images_seen += len(labels)
-            loss_value = loss.item()
-            accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
-            history.loss.append(loss_value)
-            history.accuracy.append(accuracy)
-            running_loss = _running_mean(running_loss, loss_value)
-            running_accuracy = _running_mean(running_accuracy, accuracy)
-            # refresh=False: the bar redraws on its own clock, not at every step
-            bar.set_postfix(
-                loss=f"{running_loss:.3f}", acc=f"{running_accuracy:.1%}", refresh=False
+    with stop_requests() as requested:
+        for epoch in range(progress.epoch, args.epochs):
+            epoch_start = copy.deepcopy(rng)
+            loader = batches(images, labels, args.batch_size, rng, skip=progress.batch)
+            bar = tqdm(
+                loader,
+                desc=f"epoch {epoch + 1}/{args.epochs}",
+                unit="batch",
+                leave=True,
+                total=steps_per_epoch,
+                initial=progress.batch,
             )
-    return history, images_seen / max(seconds, 1e-9)
+            running_loss, running_accuracy = None, None
+            for x, y in bar:
+                for group in optimizer.param_groups:
+                    group["lr"] = cosine_learning_rate(args.lr, progress.step, total_steps)
+                start = time.perf_counter()
+                logits = model(x)
+                loss = cross_entropy(logits, y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                progress.seconds += time.perf_counter() - start
+                progress.images += len(y)
+                progress.step += 1
+                progress.batch += 1
+                loss_value = loss.item()
+                accuracy = (logits.argmax(dim=1) == y).float().mean().item()
+                progress.history.loss.append(loss_value)
+                progress.history.accuracy.append(accuracy)
+                running_loss = _running_mean(running_loss, loss_value)
+                running_accuracy = _running_mean(running_accuracy, accuracy)
+                # refresh=False: the bar redraws on its own clock, not at every step
+                bar.set_postfix(
+                    loss=f"{running_loss:.3f}", acc=f"{running_accuracy:.1%}", refresh=False
+                )
+                if requested["stop"] and progress.batch < steps_per_epoch:
+                    bar.close()
+                    save_checkpoint(checkpoint_path, model, optimizer, epoch_start, progress, args)
+                    raise RunInterruptedError(f"epoch {epoch + 1}, step {progress.step}")
+            bar.close()
+            progress.epoch, progress.batch = epoch + 1, 0
+            save_checkpoint(checkpoint_path, model, optimizer, rng, progress, args)
+            if requested["stop"]:
+                raise RunInterruptedError(f"the end of epoch {epoch + 1}, step {progress.step}")
+    return progress
 
 
 def _running_mean(previous: float | None, value: float) -> float:
@@ -181,18 +354,38 @@ def evaluate(
     return total_loss / len(labels), float(np.trace(confusion) / len(labels)), confusion
 
 
-def write_graph(model: Module, images: np.ndarray, labels: np.ndarray, out: Path) -> str:
-    """Draw one forward/backward of the model on 8 images; returns what was written."""
+def write_graph(model: Module, images: np.ndarray, labels: np.ndarray, out: Path) -> list[str]:
+    """Draw one forward/backward of the model on 8 images; returns the files written."""
     x = Tensor(normalize_images(images[:8]))
     loss = cross_entropy(model(x), labels[:8])
     loss.backward(retain_grads=True)
     graph = draw(loss, model=model, modules=True, values=True)
     model.zero_grad()
+    write_atomically(out / "graph.dot", lambda handle: handle.write(graph.source.encode()))
+    import graphviz
+
     try:
-        return str(graph.render(out / "graph.svg", keep_dot=True))
-    except GraphvizNotFoundError as error:
-        print(f"note: {error}", file=sys.stderr)
-        return str(out / "graph.dot")
+        svg = graph.digraph.pipe(format="svg")
+    except graphviz.ExecutableNotFound:
+        print(
+            "note: Graphviz's `dot` is not installed: wrote graph.dot, not graph.svg "
+            "(render it with `dot -Tsvg graph.dot -o graph.svg`)",
+            file=sys.stderr,
+        )
+        return [str(out / "graph.dot")]
+    write_atomically(out / "graph.svg", lambda handle: handle.write(svg))
+    return [str(out / "graph.svg"), str(out / "graph.dot")]
+
+
+def write_onnx(model: Module, images: np.ndarray, out: Path) -> list[str]:
+    """The trained model as ``model.onnx`` (batch axis ``N``), when the onnx extra is there."""
+    try:
+        from tinygrad_cnn.onnx import export
+    except ImportError:
+        print("note: model.onnx skipped (pip install 'tinygrad_cnn[onnx]')", file=sys.stderr)
+        return []
+    export(model, normalize_images(images[:1]), out / "model.onnx")
+    return [str(out / "model.onnx")]
 
 
 def write_plots(model: Module, history: History, confusion: np.ndarray, out: Path) -> list[str]:
@@ -268,16 +461,73 @@ def _smooth(values: list[float], width: int = 50) -> np.ndarray:
 
 
 def _save(fig: object, path: Path, plt: object) -> str:
-    fig.savefig(path, dpi=110)
+    write_atomically(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
     plt.close(fig)
     return str(path)
 
 
+def clear_previous_run(out: Path, keep: Path | None) -> list[str]:
+    """Remove the files of :data:`OUTPUTS` from ``out`` (except ``keep``); returns their names."""
+    removed = []
+    for name in OUTPUTS:
+        path = out / name
+        if path.is_file() and (keep is None or not path.samefile(keep)):
+            path.unlink()
+            removed.append(name)
+    return removed
+
+
+def resume_command(argv: list[str], path: Path) -> str:
+    """The command line that resumes this run: the same options, then ``--resume path``."""
+    options, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--resume="):
+            skip = False
+            continue
+        if arg == "--resume":
+            skip = True
+            continue
+        options.append(arg)
+    script = (
+        os.path.relpath(__file__) if not os.path.relpath(__file__).startswith("..") else __file__
+    )
+    return shlex.join([sys.executable, script, *options, "--resume", str(path)])
+
+
 def main(argv: list[str] | None = None) -> dict:
-    """Run the example; returns the metrics it also writes to ``metrics.json``."""
+    """Run the example; returns the metrics it also writes to ``metrics.json``.
+
+    Raises ``SystemExit(130)`` after Ctrl-C, once the checkpoint is saved and the command
+    that resumes is printed.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    resume_path = Path(args.resume) if args.resume else None
+    if resume_path is not None and not resume_path.is_file():
+        raise SystemExit(f"--resume {resume_path}: no such file")
+    removed = clear_previous_run(out, keep=resume_path)
+    if removed and resume_path is None:
+        print(f"note: removed the previous run's files from {out}: {', '.join(removed)}")
+    checkpoint_path = out / CHECKPOINT
+    try:
+        return run(args, out, resume_path)
+    except (RunInterruptedError, KeyboardInterrupt) as stop:
+        latest = checkpoint_path if checkpoint_path.is_file() else resume_path
+        if latest is None:
+            print("interrupted before the first checkpoint of this run; nothing to resume")
+        else:
+            where = f" at {stop}" if isinstance(stop, RunInterruptedError) else ""
+            print(
+                f"interrupted{where}: checkpoint {latest}; resume with: "
+                f"{resume_command(argv, latest)}"
+            )
+        raise SystemExit(130) from None
+
+
+def run(args: argparse.Namespace, out: Path, resume_path: Path | None) -> dict:
+    """Load the data, build, train (or resume) and finish; see :func:`main`."""
     data = load_data(args.data, download=not args.no_download, seed=args.seed)
     train_images, train_labels = data.train_images, data.train_labels
     if args.limit:
@@ -285,18 +535,40 @@ def main(argv: list[str] | None = None) -> dict:
 
     model = build_model(args.model, seed=args.seed)
     optimizer = make_optimizer(model, args)
-    loader = BatchLoader(train_images, train_labels, args.batch_size, shuffle=True, seed=args.seed)
+    rng = np.random.default_rng(args.seed)  # the data order
+    progress = Progress()
+    if resume_path is not None:
+        progress = resume(resume_path, model, optimizer, rng, args)
+        print(f"resumed from {resume_path}: epoch {progress.epoch + 1}, step {progress.step}")
     print(
         f"{args.model}: {model.num_parameters():,} parameters, {len(train_labels):,} "
         f"{data.source} training images, batch {args.batch_size}, {args.epochs} epoch(s)"
     )
-    history, images_per_second = train(model, optimizer, loader, args.epochs)
+    progress = train(
+        model, optimizer, train_images, train_labels, args, rng, progress, out / CHECKPOINT
+    )
+    return finish(model, data, train_labels, progress, args, out)
+
+
+def finish(
+    model: Module,
+    data: Dataset,
+    train_labels: np.ndarray,
+    progress: Progress,
+    args: argparse.Namespace,
+    out: Path,
+) -> dict:
+    """Evaluate, write the pictures, the model and the metrics, print the summary."""
+    checkpoint_path = out / CHECKPOINT
+    images_per_second = progress.images / max(progress.seconds, 1e-9)
     test_loss, test_accuracy, confusion = evaluate(model, data.test_images, data.test_labels)
 
-    written = [write_graph(model, data.test_images, data.test_labels, out)]
-    written += write_plots(model, history, confusion, out)
-    model.save(out / "model.npz")
-    written.append(str(out / "model.npz"))
+    written = [str(checkpoint_path)]
+    written += write_graph(model, data.test_images, data.test_labels, out)
+    written += write_plots(model, progress.history, confusion, out)
+    model.save(out / "model.safetensors")
+    written.append(str(out / "model.safetensors"))
+    written += write_onnx(model, data.test_images, out)
     metrics = {
         "model": args.model,
         "data": data.source,
@@ -307,9 +579,10 @@ def main(argv: list[str] | None = None) -> dict:
         "test_loss": test_loss,
         "test_accuracy": test_accuracy,
         "train_images_per_second": images_per_second,
-        "history": asdict(history),
+        "history": asdict(progress.history),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    text = json.dumps(metrics, indent=1)
+    write_atomically(out / "metrics.json", lambda handle: handle.write(text.encode()))
     written.append(str(out / "metrics.json"))
 
     header = ("model", "data", "test loss", "test accuracy", "train images/s")

@@ -603,6 +603,12 @@ def _specs() -> dict[str, OpSpec]:
         # comparisons, selection
         OpSpec("sign", _unary(kink_free_arrays()), lambda x: x.sign(), lambda x: T().sign(x)),
         OpSpec(
+            "round",
+            _unary(kink_free_arrays(kinks=(-2.5, -1.5, -0.5, 0.5, 1.5, 2.5))),
+            lambda x: x.round(),
+            lambda x: T().round(x),
+        ),
+        OpSpec(
             "where",
             _where_case(),
             lambda c, a, *rest, **kw: tc.where(c, a, *rest, **kw),

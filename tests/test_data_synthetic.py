@@ -101,5 +101,5 @@ def test_a_small_cnn_learns_them():
                 p.grad = None
             loss.backward()
             for p in parameters:
-                p.data -= 0.1 * p.grad
+                p.data -= 0.1 * p.grad.data
     assert accuracy() >= 0.90

@@ -30,6 +30,6 @@ def test_the_softplus_walkthrough_runs_and_its_gradients_pass_the_property_test(
     )
     assert result.returncode == 0, result.stderr
     printed = result.stdout.splitlines()
-    documented = re.findall(r"print\(\w+(?:\.\w+)?\)\s+# (.*)", blocks[1])
+    documented = re.findall(r"print\(\w+(?:\.\w+)*(?:\(\))?\)\s+# (.*)", blocks[1])
     assert printed[0] == documented[0]
     assert printed[1] == documented[1].split("  (")[0]

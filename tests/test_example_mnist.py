@@ -43,7 +43,8 @@ def test_without_mnist_it_trains_on_synthetic_digits_and_writes_every_file(
     assert metrics["data"] == "synthetic"
     assert metrics["train_images"] == 3000
     graph = out / "graph.svg" if (out / "graph.svg").exists() else out / "graph.dot"
-    expected = ["curves.png", "filters.png", "confusion.png", "model.npz", "metrics.json"]
+    expected = ["curves.png", "filters.png", "confusion.png", "model.safetensors", "metrics.json"]
+    expected.append("checkpoint.safetensors")
     for name in expected:
         assert (out / name).stat().st_size > 0, name
     assert (out / "graph.dot").read_text().startswith("digraph")
@@ -59,7 +60,7 @@ def test_without_mnist_it_trains_on_synthetic_digits_and_writes_every_file(
     # A few hundred steps on synthetic digits already learn something real.
     assert metrics["test_accuracy"] > 0.5
     model = example.build_model("seed")
-    model.load(out / "model.npz")
+    model.load(out / "model.safetensors")
     assert re.search(r"\|\s+seed \|\s+synthetic \|", captured.out), captured.out
     assert "test accuracy" in captured.out and "wrote:" in captured.out
 

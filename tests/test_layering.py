@@ -32,10 +32,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Modules, layers, optimizers, the example models, and the checkpoint format that
     # Module.save/load write (it knows modules only by their state-dict methods).
     ("nn", ("nn/", "optim.py", "models.py", "checkpoint.py")),
-    # Tools that read the graph or feed it: drawing, debugging, data, gradient checking.
+    # Tools that read the graph or feed it: drawing, ONNX export, debugging, data,
+    # gradient checking.
     (
         "tools",
-        ("viz/", "debug/", "data/", "gradcheck.py", "debug/gradcheck.py", "testing.py"),
+        ("viz/", "debug/", "data/", "onnx/", "gradcheck.py", "debug/gradcheck.py", "testing.py"),
     ),
     # The package's __init__: re-exports every layer.
     ("package", ("__init__.py",)),

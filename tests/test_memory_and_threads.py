@@ -113,7 +113,7 @@ def gradients_per_step(seed: int, steps: int, barrier: threading.Barrier | None)
         if barrier is not None:
             barrier.wait(timeout=30)
         step()
-        history.append([p.grad.copy() for p in model.parameters()])
+        history.append([p.grad.numpy().copy() for p in model.parameters()])
     return history
 
 

@@ -24,6 +24,11 @@ def _gradients(dtype, seed: int = 1) -> list[list[np.ndarray | None]]:
     return steps
 
 
+def _as_grad(g: np.ndarray | None) -> Tensor | None:
+    """A gradient to assign to ``.grad``: a Tensor of a copy of ``g`` (None stays None)."""
+    return None if g is None else Tensor(g.copy())
+
+
 def _run_both(ours_cls, theirs_name, kwargs, dtype=np.float64):
     """Apply the same gradients with our optimizer and PyTorch's; yield both after each step."""
     torch = pytest.importorskip("torch")
@@ -33,7 +38,7 @@ def _run_both(ours_cls, theirs_name, kwargs, dtype=np.float64):
     their_opt = getattr(torch.optim, theirs_name)(theirs, **kwargs)
     for grads in _gradients(dtype):
         for p, t, g in zip(ours, theirs, grads, strict=True):
-            p.grad = None if g is None else g.copy()
+            p.grad = _as_grad(g)
             t.grad = None if g is None else torch.from_numpy(g.copy())
         our_opt.step()
         their_opt.step()
@@ -113,7 +118,7 @@ def test_parameter_groups_use_their_own_hyperparameters_like_torch() -> None:
             our_opt.param_groups[0]["lr"] = 0.01
             their_opt.param_groups[0]["lr"] = 0.01
         for p, t, g in zip(ours, theirs, grads, strict=True):
-            p.grad = g
+            p.grad = _as_grad(g)
             t.grad = None if g is None else torch.from_numpy(g.copy())
         our_opt.step()
         their_opt.step()
@@ -125,7 +130,7 @@ def test_step_skips_parameters_without_gradients() -> None:
     params = _params()
     before = [p.data.copy() for p in params]
     opt = optim.Adam(params, lr=0.1)
-    params[0].grad = np.ones(SHAPES[0])
+    params[0].grad = Tensor(np.ones(SHAPES[0]))
     opt.step()
     assert not np.array_equal(params[0].data, before[0])
     for p, b in zip(params[1:], before[1:], strict=True):
@@ -137,10 +142,10 @@ def test_zero_grad_sets_none_or_zeros() -> None:
     params = _params()
     opt = optim.SGD(params, lr=0.1)
     for p in params:
-        p.grad = np.ones(p.shape)
+        p.grad = Tensor(np.ones(p.shape))
     grad = params[0].grad
     opt.zero_grad(set_to_none=False)
-    assert params[0].grad is grad and not grad.any()
+    assert params[0].grad is grad and not grad.data.any()
     opt.zero_grad()
     assert all(p.grad is None for p in params)
 
@@ -203,7 +208,10 @@ def test_hyperparameters_and_params_are_validated(make, error, match) -> None:
 def test_step_rejects_gradients_of_the_wrong_shape() -> None:
     params = _params()
     opt = optim.SGD(params, lr=0.1)
-    params[0].grad = np.ones(7)
+    with pytest.raises(ValueError, match=r"assigned grad has data of a different size"):
+        params[0].grad = Tensor(np.ones(7))
+    params[0].grad = Tensor(np.ones(SHAPES[0]))
+    params[0].grad.data = np.ones(7)  # behind the setter's back
     with pytest.raises(ValueError, match=r"gradient of shape \(7,\) for a parameter of shape"):
         opt.step()
 
@@ -218,7 +226,7 @@ def test_optimizer_state_dict_round_trip_resumes_identically(make, kwargs) -> No
     opt_first = make(first, **kwargs)
     for step_grads in grads[:3]:
         for p, g in zip(first, step_grads, strict=True):
-            p.grad = g
+            p.grad = _as_grad(g)
         opt_first.step()
     for p, q in zip(first, second, strict=True):
         q.data[...] = p.data
@@ -227,7 +235,7 @@ def test_optimizer_state_dict_round_trip_resumes_identically(make, kwargs) -> No
     opt_second.load_state_dict(saved)
     for step_grads in grads[3:]:
         for p, q, g in zip(first, second, step_grads, strict=True):
-            p.grad = q.grad = g
+            p.grad, q.grad = _as_grad(g), _as_grad(g)
         opt_first.step()
         opt_second.step()
     for p, q in zip(first, second, strict=True):
@@ -239,7 +247,7 @@ def test_optimizer_load_state_dict_validates_before_changing_anything() -> None:
     params = _params()
     opt = optim.SGD(params, lr=0.1, momentum=0.9)
     for p in params:
-        p.grad = np.ones(p.shape)
+        p.grad = Tensor(np.ones(p.shape))
     opt.step()
     saved = opt.state_dict()
     saved["state"][0]["momentum_buffer"] = np.zeros((9, 9))

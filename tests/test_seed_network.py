@@ -80,13 +80,15 @@ def seed_network_gradients(
     logits = maps.reshape(len(images), -1) @ weights + biases
     loss = cross_entropy(logits, labels, reduction=reduction)
     loss.backward()
-    grad_weights = weights.grad if layout == "nhwc" else chw_rows_to_hwc(weights.grad)
+    grad_weights = weights.grad.numpy()
+    if layout != "nhwc":
+        grad_weights = chw_rows_to_hwc(grad_weights)
     return {
         "loss": loss.numpy(),
         "probs": logits.softmax(axis=1).numpy(),
-        "filters": filters.grad[:, 0],
+        "filters": filters.grad.numpy()[:, 0],
         "weights": grad_weights,
-        "biases": biases.grad,
+        "biases": biases.grad.numpy(),
         "conv": x.conv2d(Tensor(net.filters[:, None])).numpy(),
     }
 

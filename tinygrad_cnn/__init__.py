@@ -5,7 +5,7 @@
 >>> loss = (w * w).sum()
 >>> loss.backward()
 >>> w.grad
-array([[ 2., -4.]], dtype=float32)
+Tensor([[ 2., -4.]])
 
 Subpackages: ``ops`` (every differentiable op), ``nn`` (modules and layers), ``optim``
 (SGD, Adam, AdamW), ``data`` (MNIST and synthetic digits), ``models`` (the example CNNs),
@@ -104,6 +104,7 @@ from tinygrad_cnn.ops import (
     matmul,
     max_pool2d,
     ne,
+    norm,
     permute,
     reshape,
     sign,
@@ -143,7 +144,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     )
     from tinygrad_cnn.viz import draw
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the same as pyproject.toml's version (tests/test_packaging.py)
 
 # Imported on first access (PEP 562): name -> (module, attribute or None for the module itself).
 _LAZY: dict[str, tuple[str, str | None]] = {
@@ -181,9 +182,9 @@ __all__ = [
     "checkpoint", "chunk", "clamp", "clip", "clone", "concat", "concatenate", "conv2d",
     "cross_entropy", "data", "debug", "detect_anomaly", "draw", "enable_grad", "eq", "flatten",
     "flip", "gather", "ge", "gradcheck", "gt", "is_grad_enabled", "isfinite", "isinf", "isnan",
-    "le", "log_softmax", "lt", "matmul", "max_pool2d", "models", "ne", "nn", "no_grad", "optim",
-    "permute", "reshape", "set_grad_enabled", "sign", "softmax", "sort", "split", "squeeze",
-    "stack", "t", "topk", "transpose", "unbind", "unsqueeze", "viz", "where",
+    "le", "log_softmax", "lt", "matmul", "max_pool2d", "models", "ne", "nn", "no_grad", "norm",
+    "optim", "permute", "reshape", "set_grad_enabled", "sign", "softmax", "sort", "split",
+    "squeeze", "stack", "t", "topk", "transpose", "unbind", "unsqueeze", "viz", "where",
 ]  # fmt: skip
 # creation, the default generator, functional ops, type promotion (abs, pow, sum, mean, max,
 # min, any and all are importable but kept out of __all__: a star import must not shadow

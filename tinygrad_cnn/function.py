@@ -315,11 +315,13 @@ def topological_order(*roots: Tensor) -> list[Tensor]:
 
 
 def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
-    """Add ``grad`` into ``tensor.grad`` (a private copy the first time, then in place)."""
-    if tensor.grad is None:
-        tensor.grad = np.array(grad, dtype=tensor.data.dtype, copy=True)
+    """Add ``grad`` into ``tensor.grad``: the first time a graph-less Tensor wrapping a private
+    copy, afterwards in place into that Tensor's ``data`` (the same object, as in PyTorch)."""
+    stored = tensor._grad
+    if stored is None:
+        tensor._grad = Tensor._from_op(np.array(grad, dtype=tensor.data.dtype, copy=True), None)
     else:
-        tensor.grad += grad
+        stored.data += grad
 
 
 def backward_pass(

@@ -99,26 +99,26 @@ class Optimizer:
         _check_range(type(self).__name__, "lr", group["lr"], 0.0, None)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget the gradients: ``grad = None`` (or fill them with zeros in place)."""
+        """Forget the gradients: ``grad = None`` (or, with ``set_to_none=False``, fill each
+        ``grad`` tensor with zeros in place), as PyTorch."""
         for group in self.param_groups:
             for param in group["params"]:
-                if set_to_none:
-                    param.grad = None
-                elif param.grad is not None:
-                    param.grad[...] = 0
+                param.zero_grad(set_to_none)
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
         for group in self.param_groups:
             for param in group["params"]:
-                if param.grad is None:
+                stored = param._grad  # (the private attribute: step is on the hot path)
+                if stored is None:
                     continue
-                if param.grad.shape != param.shape:
+                grad = stored.data
+                if grad.shape != param.shape:
                     raise ValueError(
-                        f"{type(self).__name__}.step: gradient of shape {param.grad.shape} "
+                        f"{type(self).__name__}.step: gradient of shape {grad.shape} "
                         f"for a parameter of shape {param.shape}"
                     )
-                self._update(param, param.grad, group, self.state.setdefault(id(param), {}))
+                self._update(param, grad, group, self.state.setdefault(id(param), {}))
 
     def _update(
         self, param: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]

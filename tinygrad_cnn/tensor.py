@@ -43,13 +43,13 @@ class Tensor:
     >>> x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     >>> (x * x).sum().backward()
     >>> x.grad
-    array([[2., 4.],
-           [6., 8.]], dtype=float32)
+    Tensor([[2., 4.],
+            [6., 8.]])
     """
 
     # _consumed: an input of a recorded op (then in-place ops refuse to overwrite it).
     __slots__ = (
-        "__weakref__", "_consumed", "_ctx", "_retains_grad", "data", "grad", "name",
+        "__weakref__", "_consumed", "_ctx", "_grad", "_retains_grad", "data", "name",
         "requires_grad",
     )  # fmt: skip
     # Make numpy defer to Tensor's reflected operators (``ndarray + Tensor`` gives a Tensor).
@@ -90,7 +90,7 @@ class Tensor:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Tensor(name=...): expected a str, got {type(name).__name__}")
         self.data: np.ndarray = array
-        self.grad: np.ndarray | None = None
+        self._grad: Tensor | None = None
         self.requires_grad = bool(requires_grad)
         self.name = name
         self._ctx: Function | None = None
@@ -102,7 +102,7 @@ class Tensor:
         """Wrap an op's output without re-validating it (the hot path of every op)."""
         out = cls.__new__(cls)
         out.data = data if type(data) is np.ndarray else np.asarray(data)
-        out.grad = None
+        out._grad = None
         out.requires_grad = ctx is not None
         out.name = None
         out._ctx = ctx
@@ -149,6 +149,37 @@ class Tensor:
     def dtype(self) -> np.dtype:
         """The numpy dtype of ``data``."""
         return self.data.dtype
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient: a Tensor of this tensor's shape and dtype, or None.
+
+        ``backward()`` stores a tensor with no graph (``requires_grad=False``) here and adds
+        later gradients into its ``data`` in place, as PyTorch does. Assign a Tensor of the same
+        shape and dtype, or None.
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is None:
+            self._grad = None
+            return
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"assigned grad expected to be a Tensor or None, got {type(value).__name__}"
+            )
+        if value.dtype != self.dtype:
+            raise TypeError(
+                f"assigned grad has data of a different type: expected {self.dtype}, got "
+                f"{value.dtype}"
+            )
+        if value.shape != self.shape:
+            raise ValueError(
+                f"assigned grad has data of a different size: expected shape {self.shape}, "
+                f"got {value.shape}"
+            )
+        self._grad = value
 
     @property
     def is_leaf(self) -> bool:
@@ -238,9 +269,19 @@ class Tensor:
         self._retains_grad = True
         return self
 
-    def zero_grad(self) -> None:
-        """Forget the accumulated gradient (``grad = None``)."""
-        self.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the accumulated gradient: ``grad = None``, or zero it in place.
+
+        Parameters
+        ----------
+        set_to_none : bool, default True
+            Set ``grad`` to None (as PyTorch); False fills the existing ``grad`` tensor with
+            zeros in place (nothing happens when there is none).
+        """
+        if set_to_none:
+            self._grad = None
+        elif self._grad is not None:
+            self._grad.data[...] = 0
 
     def detach(self) -> Tensor:
         """A tensor sharing this data, cut from the graph (requires no grad)."""
@@ -389,6 +430,9 @@ class Tensor:
         a, b = self._operands(other, "matmul")
         return ops.matmul(b, a)
 
+    def __abs__(self) -> Tensor:
+        return ops.Abs.apply(self)
+
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
 
@@ -497,6 +541,10 @@ class Tensor:
         """Elementwise absolute value; the gradient at 0 is 0."""
         return ops.Abs.apply(self)
 
+    def round(self, decimals: int = 0) -> Tensor:
+        """Round to ``decimals`` places, halves to even, as ``torch.Tensor.round``; gradient 0."""
+        return ops.round(self, decimals)
+
     def maximum(self, other: Any) -> Tensor:
         """Elementwise maximum with broadcasting; ties split the gradient equally."""
         return ops.Maximum.apply(*self._operands(other, "maximum"))
@@ -568,6 +616,16 @@ class Tensor:
     ) -> Tensor:
         """Maximum over ``dim`` (int, tuple, or None for all); ties share the gradient."""
         return ops.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def norm(
+        self, p: float | str = "fro", dim: Axis = None, keepdim: bool = False, dtype: Any = None
+    ) -> Tensor:
+        """The vector p-norm over ``dim`` (all when None), as ``torch.Tensor.norm``.
+
+        ``p``: ``"fro"`` or 2 (Euclidean), 1, ``float("inf")`` or a number >= 1; the gradient
+        at zero is 0, as in PyTorch. See :func:`tinygrad_cnn.ops.norm.norm`.
+        """
+        return ops.norm(self, p, dim, keepdim, dtype)
 
     def amin(
         self,

@@ -295,7 +295,8 @@ class RecordedFunction:
             tensor.grad = None
         if self.out.requires_grad:
             self.out.backward(upstream, retain_graph=True)
-        return [self.tensors[p].grad for p in self.positions]
+        grads = [self.tensors[p].grad for p in self.positions]
+        return [None if g is None else g.data for g in grads]
 
 
 # ---------------------------------------------------------------------- central differences

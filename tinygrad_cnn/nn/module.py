@@ -259,10 +259,17 @@ class Module:
         """Switch to evaluation mode (``train(False)``); returns self."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (``grad = None``)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient, as PyTorch's ``Module.zero_grad``.
+
+        Parameters
+        ----------
+        set_to_none : bool, default True
+            Set each ``grad`` to None; False fills each existing ``grad`` tensor with zeros in
+            place.
+        """
         for param in self.parameters():
-            param.grad = None
+            param.zero_grad(set_to_none)
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
@@ -333,11 +340,22 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path: Any) -> None:
-        """Write the parameters to ``path`` (see :func:`tinygrad_cnn.checkpoint.save`)."""
+        """Write the parameters to ``path`` atomically, with a SHA-256 to verify on load.
+
+        ``path`` ending in ``.safetensors`` writes the safetensors format, with the same keys
+        as :meth:`state_dict` (and as PyTorch for the same architecture), so
+        ``torch_model.load_state_dict(safetensors.torch.load_file(path))`` works; ``.npz``
+        writes the older format; any other suffix raises ``ValueError``. See
+        :func:`tinygrad_cnn.checkpoint.save`.
+        """
         checkpoint.save(self, path)
 
     def load(self, path: Any, strict: bool = True) -> IncompatibleKeys:
-        """Read parameters from ``path`` (see :func:`tinygrad_cnn.checkpoint.load`)."""
+        """Read parameters from a ``.safetensors`` file (ours, PyTorch's ``safetensors.torch``,
+        or a training checkpoint) or an older ``.npz`` checkpoint; unchanged on any error.
+
+        See :func:`tinygrad_cnn.checkpoint.load`.
+        """
         return checkpoint.load(self, path, strict=strict)
 
     # ----------------------------------------------------------------- calling and printing

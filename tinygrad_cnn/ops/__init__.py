@@ -36,11 +36,13 @@ from tinygrad_cnn.ops.elementwise import (
     Pow,
     PowScalar,
     Relu,
+    Round,
     Sigmoid,
     Sign,
     Sqrt,
     Sub,
     Tanh,
+    round,
     sign,
 )
 from tinygrad_cnn.ops.inplace import (
@@ -102,6 +104,7 @@ from tinygrad_cnn.ops.movement import (
     view,
     wrap_dim,
 )
+from tinygrad_cnn.ops.norm import norm
 from tinygrad_cnn.ops.pool import AvgPool2d, MaxPool2d, avg_pool2d, max_pool2d
 from tinygrad_cnn.ops.reduce import Max, Mean, Min, Sum, amax, amin, mean, reduce_op, sum
 from tinygrad_cnn.ops.select import (
@@ -126,15 +129,15 @@ __all__ = [
     "Abs", "Add", "AvgPool2d", "BroadcastTo", "Cast", "Clamp", "Clone", "Concatenate", "Conv2d",
     "CrossEntropy", "Div", "Exp", "Gather", "GetItem", "Log", "LogSoftmax", "Matmul", "Max",
     "MaxPool2d", "Maximum", "Mean", "Min", "Minimum", "Mul", "Neg", "Pad", "Permute", "Pow",
-    "PowScalar", "Relu", "Reshape", "Sigmoid", "Sign", "Softmax", "Sqrt", "Stack", "Sub",
+    "PowScalar", "Relu", "Reshape", "Round", "Sigmoid", "Sign", "Softmax", "Sqrt", "Stack", "Sub",
     "Sum", "Tanh", "ValuesIndices", "Where", "all", "amax", "amin", "any", "argmax", "argmin",
     "avg_pool2d", "bitwise", "bitwise_not", "broadcast_to", "cat", "chunk", "clamp", "clip",
     "clone", "compare", "concat", "concatenate", "conv2d", "cross_entropy", "eq", "expand",
     "flatten", "flip", "gather", "ge", "getitem", "gt", "is_operand", "isfinite", "isinf",
     "isnan", "le", "log_softmax", "lt", "matmul", "max", "max_pool2d", "mean", "min", "ne",
-    "pad", "permute", "promote_dtypes", "reduce_op", "repeat", "reshape", "sign", "softmax",
-    "sort", "split", "squeeze", "stack", "sum", "t", "topk", "transpose", "unbind", "unsqueeze",
-    "view", "where", "wrap_dim",
+    "norm", "pad", "permute", "promote_dtypes", "reduce_op", "repeat", "reshape", "round",
+    "sign", "softmax", "sort", "split", "squeeze", "stack", "sum", "t", "topk", "transpose",
+    "unbind", "unsqueeze", "view", "where", "wrap_dim",
 ]  # fmt: skip
 __all__ += [  # in place (ops/inplace.py)
     "AddInPlace", "ClampInPlace", "CopyInPlace", "DivInPlace", "MulInPlace", "SubInPlace",

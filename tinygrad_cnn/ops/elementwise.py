@@ -329,6 +329,40 @@ class Sign(Function):
         return (np.zeros_like(g),)
 
 
+class Round(Function):
+    """out = a rounded to ``decimals`` places, halves to even (as PyTorch and numpy); gradient 0.
+
+    Integer tensors round to themselves (``decimals=0`` only, as in PyTorch).
+    """
+
+    def forward(self, a: np.ndarray, *, decimals: int = 0) -> np.ndarray:
+        return np.round(a, decimals)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        return (np.zeros_like(g),)
+
+
+def round(input: Any, decimals: int = 0) -> Any:  # PyTorch's name (shadows the builtin here)
+    """Round to ``decimals`` places, halves to even, as ``torch.round`` (see :class:`Round`).
+
+    Raises
+    ------
+    TypeError
+        For a bool tensor, a non-integer ``decimals``, or ``decimals != 0`` on an integer
+        tensor (PyTorch refuses these too).
+    """
+    if isinstance(decimals, bool) or not isinstance(decimals, int | np.integer):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
+    if input.dtype == np.bool_:
+        raise TypeError("round: not defined for bool tensors (as in PyTorch)")
+    if decimals != 0 and input.dtype.kind != "f":
+        raise TypeError(
+            f"round: decimals={decimals} needs a floating-point tensor, got {input.dtype} (as "
+            f"in PyTorch)"
+        )
+    return Round.apply(input, decimals=int(decimals))
+
+
 def sign(input: Any) -> Any:
     """-1, 0 or 1 elementwise, as ``torch.sign`` (see :class:`Sign`)."""
     return Sign.apply(input)

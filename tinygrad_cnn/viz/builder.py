@@ -134,7 +134,7 @@ def _value_lines(
         if problem:
             alerts.append((problem, "alert"))
     if tensor.grad is not None:
-        grad_stats = summarize(tensor.grad)
+        grad_stats = summarize(tensor.grad.data)
         lines.append((grad_text(grad_stats), "grad"))
         problem = non_finite_alert(grad_stats, "grad")
         if problem:
