@@ -180,7 +180,6 @@ def test_dtype_names_compare_with_tensor_dtypes() -> None:
     assert tc.tensor([1], dtype=tc.double).dtype == np.float64
 
 
-@pytest.mark.xfail(strict=True, reason=".grad becomes a Tensor in the gradtensor branch")
 def test_gradient_norm() -> None:
     def idiom(lib: ModuleType, F: Any) -> Any:
         p = lib.tensor([[3.0, -1.0], [0.5, 2.0]], requires_grad=True)

@@ -37,6 +37,7 @@ INPLACE = "test_inplace_arithmetic.py"  # += -= ..., add_ ... zero_ fill_, relu_
 PROMOTION = "test_type_promotion.py"  # the dtype table of every binary op
 HABITS = "test_pytorch_habits.py"  # idioms run in both libraries
 API = "test_tensor_api.py"  # autograd attributes checked against torch's behaviour
+GRAD = "test_grad_tensor.py"  # .grad as a Tensor, norm
 
 # Tensor methods and attributes compared with PyTorch outside the op specs: name -> file.
 METHODS_COVERED: dict[str, str] = {
@@ -56,6 +57,7 @@ METHODS_COVERED: dict[str, str] = {
     # Registered under another op name: amax/amin back the "max"/"min" specs, whose methods
     # max()/min() (values and indices with dim) are compared in test_compare_select.py.
     "max": COMPARE, "min": COMPARE, "maximum": PROMOTION, "minimum": PROMOTION,
+    "grad": GRAD, "norm": GRAD,
 }  # fmt: skip
 
 # Top-level functions, classes and dtype names compared with PyTorch: name -> file.
@@ -73,7 +75,7 @@ FUNCTIONS_COVERED: dict[str, str] = {
     "randn": CREATION, "randn_like": CREATION, "reshape": SHAPES, "set_grad_enabled": HABITS,
     "sort": COMPARE, "split": SHAPES, "squeeze": SHAPES, "sum": COMPARE, "t": SHAPES,
     "tensor": CREATION, "topk": COMPARE, "transpose": SHAPES, "unbind": SHAPES,
-    "unsqueeze": SHAPES, "zeros": CREATION, "zeros_like": CREATION,
+    "unsqueeze": SHAPES, "zeros": CREATION, "zeros_like": CREATION, "norm": GRAD,
     # elementwise functional forms and arithmetic by name (tc.add(a, b) ...)
     "add": CREATION, "div": PROMOTION, "mul": CREATION, "neg": CREATION, "sub": CREATION,
     # dtype names (numpy dtypes here, torch.dtype there): x.to(tc.float64) as x.to(torch...)
@@ -85,7 +87,6 @@ FUNCTIONS_COVERED: dict[str, str] = {
 # Deliberately not compared with PyTorch: name -> reason (docs/coming-from-pytorch.md).
 METHODS_EXCLUDED: dict[str, str] = {
     "data": "the numpy array itself (torch: a Tensor sharing storage); documented difference",
-    "grad": "a numpy array until .grad becomes a Tensor (the gradtensor branch)",
     "name": "a label for graph drawings and error messages; torch's is a named-tensor "
     "feature this library does not have",
 }

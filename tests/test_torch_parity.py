@@ -102,7 +102,7 @@ def run_both(
     for position in case.wrt:
         mine, reference = ours_in[position].grad, theirs_in[position].grad
         shape = case.inputs[position].shape
-        mine = np.zeros(shape, dtype) if mine is None else mine
+        mine = np.zeros(shape, dtype) if mine is None else mine.numpy()
         reference = np.zeros(shape, dtype) if reference is None else reference.numpy()
         grads.append((mine, reference))
     return ours.numpy(), theirs.detach().numpy(), grads
