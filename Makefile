@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 RUN_ARGS ?=
 
-.PHONY: run test lint bench profile graph-svg docs-images clean
+.PHONY: run test lint bench bench-contention profile graph-svg docs-images clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ test: lint
 # docs/performance.md). Tests and CI keep them.
 bench: $(VENV)/.installed-dev
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PYTHON) benchmarks/bench.py
+
+# The same suite, each workload also timed beside a CPU-burning neighbour process.
+bench-contention: $(VENV)/.installed-dev
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PYTHON) benchmarks/bench.py --contention
 
 # Milliseconds per training step of each op, beside PyTorch's profile (MODEL=seed or lenet).
 MODEL ?= lenet

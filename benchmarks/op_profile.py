@@ -30,7 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workloads  # benchmarks/ is not a package: found through the path above
 
-DEFAULT_BATCH = {"seed": 32, "lenet": 64}
+DEFAULT_BATCH = {"seed": 32, "lenet": 64, "mlp": 128, "cifar_cnn": 64}
 
 
 def tinygrad_op_times(
@@ -44,7 +44,7 @@ def tinygrad_op_times(
     from tinygrad_cnn.function import Function
 
     train, _ = workloads.tinygrad_trainer(model_name)
-    batches = workloads.make_batches(batch_size, steps)
+    batches = workloads.make_batches(batch_size, steps, net=model_name)
     train(batches[:warmup])
     start = time.perf_counter()
     train(batches)
@@ -88,7 +88,7 @@ def torch_op_times(
     from torch.profiler import ProfilerActivity, profile
 
     train, _ = workloads.torch_trainer(model_name)
-    batches = workloads.make_batches(batch_size, steps)
+    batches = workloads.make_batches(batch_size, steps, net=model_name)
     train(batches[:warmup])
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
         train(batches)
@@ -102,7 +102,9 @@ def torch_op_times(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", choices=workloads.MODEL_NAMES)
-    parser.add_argument("--batch", type=int, help="batch size (default: seed 32, lenet 64)")
+    parser.add_argument(
+        "--batch", type=int, help="batch size (default: seed 32, lenet 64, mlp 128, cifar_cnn 64)"
+    )
     parser.add_argument("--steps", type=int, default=40, help="timed steps (default 40)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (default 5)")
     parser.add_argument("--rows", type=int, default=15, help="rows of each table (default 15)")

@@ -1,13 +1,14 @@
-"""Peak resident memory of one framework training one model, measured in a fresh process.
+"""Peak resident memory of one framework running one workload, measured in a fresh process.
 
-Run by ``benchmarks/bench.py`` once per framework and model, because PyTorch's import alone
+Run by ``benchmarks/bench.py`` once per framework and workload, because PyTorch's import alone
 is larger than a whole tinygrad_cnn run: a process that imported both could not tell them
 apart. This process imports numpy and one framework (batches are numpy noise, PyTorch keeps its own
 initial weights: memory depends on shapes, not values); it prints one JSON object::
 
-    python benchmarks/peak_memory.py {tinygrad_cnn,torch} {seed,lenet} BATCH STEPS
+    python benchmarks/peak_memory.py {tinygrad_cnn,torch} WORKLOAD STEPS
 
-``ready_mib`` is the resident size once the model and batches exist (imports included),
+The batch size is the workload's (``workloads.WORKLOADS``). ``ready_mib`` is the resident
+size once the model and batches exist (imports included),
 ``peak_mib`` the process's peak resident size after training, and ``training_mib`` their
 difference: what training added on top. The peak is Linux's ``VmHWM`` (the high-water mark of
 this process's own memory map), not ``ru_maxrss``: Linux carries ``ru_maxrss`` over from the
@@ -48,15 +49,12 @@ def peak_mib() -> float:
     return _status_mib("VmHWM")
 
 
-def measure(framework: str, model: str, batch_size: int, steps: int) -> dict[str, float]:
-    """Train ``model`` for ``steps`` steps of ``batch_size`` and report the memory used."""
-    batches = workloads.random_batches(batch_size, steps)
-    if framework == "tinygrad_cnn":
-        train, _ = workloads.tinygrad_trainer(model)
-    else:
-        train, _ = workloads.torch_trainer(model, seed=None)
+def measure(framework: str, name: str, steps: int) -> dict[str, float]:
+    """Run workload ``name`` for ``steps`` steps and report the memory used."""
+    seed = None if framework == "torch" else 0
+    runner = workloads.build(framework, name, seed=seed, digits=False)
     ready = resident_mib()
-    train(batches)
+    runner.run(steps)
     peak = peak_mib()
     return {"ready_mib": ready, "peak_mib": peak, "training_mib": peak - ready}
 
@@ -64,11 +62,10 @@ def measure(framework: str, model: str, batch_size: int, steps: int) -> dict[str
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("framework", choices=FRAMEWORKS)
-    parser.add_argument("model", choices=workloads.MODEL_NAMES)
-    parser.add_argument("batch_size", type=int)
+    parser.add_argument("workload", choices=list(workloads.WORKLOADS))
     parser.add_argument("steps", type=int)
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.framework, args.model, args.batch_size, args.steps)))
+    print(json.dumps(measure(args.framework, args.workload, args.steps)))
 
 
 if __name__ == "__main__":

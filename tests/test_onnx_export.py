@@ -182,6 +182,27 @@ def test_slices_and_broadcasts_keep_the_batch_axis_free() -> None:
         np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)
 
 
+def test_index_order_nan_sign_and_in_place_ops_in_one_graph() -> None:
+    """PyTorch's index order (an int, then an array: numpy would give shape (2, 4)), the sign
+    of NaN, a 0-d softmax and in-place ops recorded mid-graph."""
+
+    def fn(t: Tensor) -> tuple[Tensor, ...]:
+        picked = t[0, :, np.array([1, 2])]
+        y = t * 1
+        y.add_(t, alpha=-0.5).clamp_(min=1.0)
+        return picked, t.sign(), t.sum().softmax(0), y
+
+    x = np.arange(60, dtype=np.float32).reshape(3, 4, 5) - 30
+    x[1, 2, 3] = np.nan
+    model = tc_onnx.export(fn, x, dynamic_batch=False)
+    with no_grad():
+        expected = [out.data for out in fn(Tensor(x))]
+    got = run(model, x)
+    assert got[0].shape == (4, 2)
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(g, e)
+
+
 def test_export_leaves_the_model_in_its_mode_and_unchanged() -> None:
     model = lenet()
     before = model.state_dict()
@@ -278,7 +299,7 @@ def test_the_mnist_example_writes_model_onnx(tmp_path) -> None:
          "--no-download", "--out", str(out)]
     )  # fmt: skip
     model = example.build_model("seed")
-    model.load(out / "model.npz")
+    model.load(out / "model.safetensors")
     images = np.random.default_rng(3).standard_normal((5, 1, 28, 28)).astype(np.float32)
     with no_grad():
         expected = model(Tensor(images)).data

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_cnn import checkpoint, optim
+from tinygrad_cnn import Tensor, checkpoint, manual_seed, optim, randn
 from tinygrad_cnn.models import lenet, seed_cnn
 from tinygrad_cnn.nn import Module
+from tinygrad_cnn.random import default_generator
 
 pytest.importorskip("safetensors")
 
@@ -36,7 +37,7 @@ TRAIN_SCRIPT = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from tinygrad_cnn import Tensor, checkpoint, cross_entropy, optim
+    from tinygrad_cnn import Tensor, checkpoint, cross_entropy, manual_seed, optim, randn
     from tinygrad_cnn.data import normalize_images, synthetic_digits
     from tinygrad_cnn.models import seed_cnn
 
@@ -49,12 +50,14 @@ TRAIN_SCRIPT = textwrap.dedent(
     else:
         opt = optim.Adam(model.parameters(), lr=1e-3, betas=(0.8, 0.99), amsgrad=True)
     rng = np.random.default_rng(11)
+    manual_seed(7)  # the default generator: input noise below; checkpoints restore it too
     done = 0
     if "--resume" in options:
         done = checkpoint.load_training(options["--resume"], model, opt, rng=rng)["step"]
     for step in range(done, done + steps):
         index = rng.choice(len(labels), size=16, replace=False)
-        loss = cross_entropy(model(Tensor(normalize_images(images[index]))), labels[index])
+        noisy = Tensor(normalize_images(images[index])) + 0.01 * randn(16, 1, 28, 28)
+        loss = cross_entropy(model(noisy), labels[index])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -66,6 +69,7 @@ TRAIN_SCRIPT = textwrap.dedent(
         )
     model.save(out)
     np.save(out + ".next.npy", rng.integers(0, 2**32, size=4))
+    np.save(out + ".randn.npy", randn(4).numpy())
     """
 )
 
@@ -92,6 +96,8 @@ def test_resumed_in_a_new_process_is_bit_identical_to_uninterrupted(
     assert not np.array_equal(checkpoint.load_state(first)["fc.weight"], expected["fc.weight"])
     # the data-order generator continues where the uninterrupted run's is
     np.testing.assert_array_equal(np.load(resumed + ".next.npy"), np.load(whole + ".next.npy"))
+    # and so does the library's default generator (tc.randn after resume)
+    np.testing.assert_array_equal(np.load(resumed + ".randn.npy"), np.load(whole + ".randn.npy"))
 
 
 def _trained(steps: int = 2) -> tuple[Module, optim.Adam, np.random.Generator]:
@@ -100,7 +106,7 @@ def _trained(steps: int = 2) -> tuple[Module, optim.Adam, np.random.Generator]:
     rng = np.random.default_rng(5)
     for _ in range(steps):
         for p in model.parameters():
-            p.grad = rng.standard_normal(p.shape).astype(np.float32)
+            p.grad = Tensor(rng.standard_normal(p.shape).astype(np.float32))
         opt.step()
     return model, opt, rng
 
@@ -139,6 +145,46 @@ def test_round_trip_restores_optimizer_hyperparameters_extra_and_generator(
     plain = seed_cnn(seed=9)
     plain.load(path)
     np.testing.assert_array_equal(plain.fc.weight.data, model.fc.weight.data)
+
+
+def test_the_default_generator_is_restored_in_place_and_checked(tmp_path: Path) -> None:
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    model, opt, rng = _trained()
+    path = tmp_path / "run.safetensors"
+    held = default_generator()
+    manual_seed(3)
+    randn(5)
+    checkpoint.save_training(path, model=model, optimizer=opt, step=2, epoch=0, rng=rng)
+    expected = randn(4).numpy()
+    manual_seed(99)
+    checkpoint.load_training(path, *_trained(0))
+    assert default_generator() is held  # the same object, its state set
+    np.testing.assert_array_equal(randn(4).numpy(), expected)
+
+    # A state another bit generator wrote, or a malformed one, under a valid checksum.
+    with safe_open(path, "np") as handle:
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        metadata = handle.metadata()
+    info = json.loads(metadata[checkpoint.TRAINING_KEY])
+    for state, match in [
+        ({**info["default_rng"], "bit_generator": "MT19937"}, "MT19937 default generator state"),
+        ({**info["default_rng"], "state": "x"}, "invalid default generator state"),
+    ]:
+        text = json.dumps({**info, "default_rng": state})
+        forged = {
+            **metadata,
+            checkpoint.TRAINING_KEY: text,
+            checkpoint.SHA256_KEY: checkpoint.state_checksum(tensors, text),
+        }
+        save_file(tensors, str(path), metadata=forged)
+        target, target_opt, target_rng = _trained(1)
+        before = (_everything(target, target_opt, target_rng), held.bit_generator.state)
+        with pytest.raises(ValueError, match=match):
+            checkpoint.load_training(path, target, target_opt, rng=target_rng)
+        after = (_everything(target, target_opt, target_rng), held.bit_generator.state)
+        assert json.dumps(after, default=str) == json.dumps(before, default=str)
 
 
 def test_bad_training_files_change_nothing(tmp_path: Path) -> None:

@@ -29,7 +29,9 @@ Training checkpoints (:func:`save_training`, :func:`load_training`)
     buffers, moment estimates), and metadata ``tinygrad_cnn.format`` = ``"training"``,
     ``tinygrad_cnn.version``, ``tinygrad_cnn.training`` (JSON: the optimizer's class,
     hyperparameters per group and scalar state such as Adam's ``step``; ``step``, ``epoch``;
-    the data-order generator's ``bit_generator.state``; the caller's ``extra``) and
+    the data-order generator's ``bit_generator.state``; the library's default generator's
+    state (``default_rng``: :func:`~tinygrad_cnn.random.manual_seed`, ``rand``, ``randn``,
+    the initialisers' default); the caller's ``extra``) and
     ``tinygrad_cnn.sha256`` over the tensors and that JSON text.
 
 Which reader applies is decided by the file's first bytes (a zip archive or ``.npy`` is the
@@ -57,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_cnn.atomic import write_atomically
+from tinygrad_cnn.random import default_generator
 from tinygrad_cnn.tensor import Tensor
 
 if TYPE_CHECKING:  # for the annotations only: nn imports this module, not the reverse
@@ -442,6 +445,10 @@ def save_training(
 ) -> None:
     """Write everything needed to continue a training run exactly, atomically, to one file.
 
+    Besides what is passed, the state of the library's default random generator
+    (:func:`~tinygrad_cnn.random.default_generator`, drawn from by ``rand``, ``randn`` and the
+    default initialisation) is saved; :func:`load_training` restores it.
+
     Like PyTorch's ``torch.save({"model": ..., "optimizer": ..., ...}, path)``, but a
     ``.safetensors`` file (no pickle): see the module docstring for the layout.
 
@@ -497,6 +504,9 @@ def save_training(
         "rng": None
         if rng is None
         else _json_value(rng.bit_generator.state, "rng state", arrays=True),
+        "default_rng": _json_value(
+            default_generator().bit_generator.state, "default generator state", arrays=True
+        ),
         "extra": _json_value(dict(extra or {}), "extra"),
     }
     text = json.dumps(info, allow_nan=True)
@@ -553,21 +563,34 @@ def _restored_generator_state(where: str, saved: Any, rng: Any) -> dict[str, Any
         )
     if saved is None:
         raise ValueError(f"load_training: {where} holds no generator state, but rng was given")
+    return _checked_generator_state(where, saved, rng, "rng", "generator state")
+
+
+def _checked_generator_state(
+    where: str, saved: Any, rng: np.random.Generator, name: str, what: str
+) -> dict[str, Any]:
+    """``saved`` decoded, once a scratch bit generator of ``rng``'s type accepted it."""
     state = _from_json(saved)
     kind = type(rng.bit_generator).__name__
-    if state.get("bit_generator") != kind:
-        raise ValueError(
-            f"load_training: {where} holds a {state.get('bit_generator')} generator state, "
-            f"rng uses {kind}"
-        )
+    found = state.get("bit_generator") if isinstance(state, dict) else None
+    if found != kind:
+        raise ValueError(f"load_training: {where} holds a {found} {what}, {name} uses {kind}")
     scratch = type(rng.bit_generator)()
     try:
         scratch.state = state
     except (TypeError, ValueError, KeyError) as error:
-        raise ValueError(
-            f"load_training: {where} has an invalid generator state: {error}"
-        ) from error
+        raise ValueError(f"load_training: {where} has an invalid {what}: {error}") from error
     return state
+
+
+def _default_generator_state(where: str, saved: Any) -> dict[str, Any] | None:
+    """The saved state of the default generator, checked; None for a file written before
+    checkpoints held it (the default generator is then left as it is)."""
+    if saved is None:
+        return None
+    return _checked_generator_state(
+        where, saved, default_generator(), "the default generator", "default generator state"
+    )
 
 
 def _training_info(where: str, text: str) -> dict[str, Any]:
@@ -619,6 +642,10 @@ def load_training(
         Given the saved ``bit_generator.state`` in place (the same bit generator type, e.g.
         PCG64, as when saved).
 
+    The library's default generator (:func:`~tinygrad_cnn.random.default_generator`) gets its
+    saved state back, in place and last, so ``randn`` and friends continue as in a run that
+    never stopped (files saved before checkpoints held that state leave it unchanged).
+
     Returns
     -------
     dict
@@ -654,6 +681,7 @@ def load_training(
         raise ValueError(f"load_training: {where} has unexpected tensors {stray}")
     optimizer_state = _optimizer_state_dict(where, optimizer_tensors, info["optimizer"], optimizer)
     rng_state = _restored_generator_state(where, info.get("rng"), rng)
+    default_state = _default_generator_state(where, info.get("default_rng"))
 
     before = model.state_dict()
     try:
@@ -667,6 +695,8 @@ def load_training(
         raise ValueError(f"load_training: {where}: {error}") from error
     if rng is not None:
         rng.bit_generator.state = rng_state
+    if default_state is not None:  # in place: code holding the generator sees the restored stream
+        default_generator().bit_generator.state = default_state
     return {"step": info["step"], "epoch": info["epoch"], "extra": info["extra"]}
 
 

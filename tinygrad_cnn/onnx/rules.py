@@ -118,23 +118,21 @@ def _broadcast_to(b: GraphBuilder, call: OpCall) -> None:
     b.node("Expand", [call.inputs[0], b.ints(written, "shape")], call.output)
 
 
-def _is_advanced(part: Any) -> bool:
-    """Whether an index part makes numpy's advanced indexing (arrays, bools)."""
-    return isinstance(part, np.ndarray | list | bool | np.bool_)
-
-
 def _getitem(b: GraphBuilder, call: OpCall) -> None:
     """Basic indices: Slice, Squeeze (int indices), Unsqueeze (None). Arrays and masks: Gather.
 
     An index with arrays or masks is written as a Gather from the flattened input of the
-    positions it picks, computed at export time: exact for any numpy index, but for the
-    example's input shape only.
+    positions it picks, computed at export time by the op's own two steps (PyTorch's order:
+    ints, slices and None first, then the arrays): exact for any index, but for the example's
+    input shape only.
     """
     x = call.input_array(0)
     index = call.node.attrs["index"]
     parts = index if isinstance(index, tuple) else (index,)
-    if any(_is_advanced(p) for p in parts):
-        positions = np.arange(x.size, dtype=np.int64).reshape(x.shape)[index]
+    basic, advanced = call.node.steps
+    if advanced is not None:
+        positions = np.arange(x.size, dtype=np.int64).reshape(x.shape)
+        positions = np.asarray((positions if basic is None else positions[basic])[advanced])
         flat = b.node("Reshape", [call.inputs[0], b.ints([-1], "flat_shape")])
         b.node("Gather", [flat, b.op_constant(positions, "positions")], call.output, axis=0)
         return
@@ -254,13 +252,124 @@ def _pool(op_type: str) -> Rule:
 
 
 def _softmax(op_type: str) -> Rule:
-    """Softmax or LogSoftmax along the op's axis (opset >= 13: one axis, as here)."""
+    """Softmax or LogSoftmax along the op's axis (opset >= 13: one axis, as here).
+
+    A 0-d input (recorded with ``axis=None``) is reshaped to one element and back.
+    """
 
     def rule(b: GraphBuilder, call: OpCall) -> None:
-        b.node(op_type, call.inputs, call.output, axis=int(call.node.attrs["axis"]))
+        axis = call.node.attrs["axis"]
+        if axis is not None:
+            b.node(op_type, call.inputs, call.output, axis=int(axis))
+            return
+        one = b.node("Reshape", [call.inputs[0], b.ints([1], "one")])
+        normalised = b.node(op_type, [one], axis=0)
+        b.node("Reshape", [normalised, b.ints([], "scalar")], call.output)
 
     rule.__doc__ = f"Written as ONNX {op_type}."
     return rule
+
+
+def _identity(b: GraphBuilder, call: OpCall) -> None:
+    """Identity (a copy is a new value in ONNX anyway)."""
+    b.node("Identity", call.inputs, call.output)
+
+
+def _sign(b: GraphBuilder, call: OpCall) -> None:
+    """Sign; 0 where the input is NaN (as the op); a bool tensor is its own sign (Identity)."""
+    x = call.input_array(0)
+    if x.dtype == np.bool_:
+        b.node("Identity", call.inputs, call.output)
+        return
+    if x.dtype.kind != "f":
+        b.node("Sign", call.inputs, call.output)
+        return
+    sign = b.node("Sign", call.inputs)
+    zero = b.op_constant(0, "zero", dtype=x.dtype)
+    b.node("Where", [b.node("IsNaN", call.inputs), zero, sign], call.output)
+
+
+def _round(b: GraphBuilder, call: OpCall) -> None:
+    """Round (halves to even, as the op); ``decimals`` scales by 10**decimals around it."""
+    x = call.input_array(0)
+    decimals = call.node.attrs.get("decimals", 0)
+    if x.dtype.kind != "f":  # an integer tensor rounds to itself
+        b.node("Identity", call.inputs, call.output)
+        return
+    if decimals == 0:
+        b.node("Round", call.inputs, call.output)
+        return
+    scale = b.op_constant(10.0**decimals, "scale", dtype=x.dtype)
+    rounded = b.node("Round", [b.node("Mul", [call.inputs[0], scale])])
+    b.node("Div", [rounded, scale], call.output)
+
+
+def _clamp(b: GraphBuilder, call: OpCall) -> None:
+    """Min(Max(x, low), high): tensor bounds broadcast (``high`` wins where low > high)."""
+    x, low, high = call.inputs
+    b.node("Min", [b.node("Max", [x, low]), high], call.output)
+
+
+def _gather(b: GraphBuilder, call: OpCall) -> None:
+    """GatherElements along the op's dim (torch.gather's meaning)."""
+    b.node("GatherElements", call.inputs, call.output, axis=int(call.node.attrs["dim"]))
+
+
+def _in_place(op_type: str) -> Rule:
+    """An in-place ``add_ sub_ mul_ div_``: the out-of-place op on the old value (ONNX is SSA).
+
+    As the op: the operand in the dtype the op computes in, times ``alpha`` (``add_``,
+    ``sub_``), then the result cast to ``self``'s dtype.
+    """
+
+    def rule(b: GraphBuilder, call: OpCall) -> None:
+        a_array, b_array = call.input_array(0), call.input_array(1)
+        dtype = np.result_type(a_array, _compute_operand(a_array, b_array))
+        a, other = (_cast_to(b, name, array.dtype, dtype) for name, array in
+                    ((call.inputs[0], a_array), (call.inputs[1], b_array)))  # fmt: skip
+        alpha = call.node.attrs.get("alpha", 1)
+        if alpha != 1:
+            other = b.node("Mul", [other, b.op_constant(alpha, "alpha", dtype=dtype)])
+        if dtype == a_array.dtype:
+            b.node(op_type, [a, other], call.output)
+        else:
+            result = b.node(op_type, [a, other])
+            b.node("Cast", [result], call.output, to=onnx_dtype(a_array.dtype))
+
+    rule.__doc__ = f"Written as ONNX {op_type} (out of place)."
+    return rule
+
+
+def _compute_operand(a: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """An empty array of the dtype the in-place op brings its operand to (as ops.inplace)."""
+    if other.dtype == a.dtype or not (other.ndim and other.dtype.kind == a.dtype.kind):
+        return np.empty(0, a.dtype)
+    return np.empty(0, np.promote_types(a.dtype, other.dtype))
+
+
+def _cast_to(b: GraphBuilder, name: str, have: np.dtype, want: np.dtype) -> str:
+    """``name`` cast to ``want`` (unchanged when it already has that dtype)."""
+    return name if have == want else b.node("Cast", [name], to=onnx_dtype(want))
+
+
+def _copy_in_place(b: GraphBuilder, call: OpCall) -> None:
+    """copy_: the source cast to self's dtype, Expand-ed to self's (run-time) shape."""
+    target, source = call.input_array(0), call.input_array(1)
+    value = _cast_to(b, call.inputs[1], source.dtype, target.dtype)
+    b.node("Expand", [value, b.node("Shape", call.inputs[:1])], call.output)
+
+
+def _clamp_in_place(b: GraphBuilder, call: OpCall) -> None:
+    """clamp_: Clip with the op's number bounds as constants of the tensor's dtype."""
+    dtype = call.input_array(0).dtype
+    bounds = [
+        "" if bound is None else b.op_constant(bound, name, dtype=dtype)
+        for name, bound in (
+            ("min", call.node.attrs.get("min")),
+            ("max", call.node.attrs.get("max")),
+        )
+    ]
+    b.node("Clip", [call.inputs[0], *bounds], call.output)
 
 
 def _cross_entropy(b: GraphBuilder, call: OpCall) -> None:
@@ -291,6 +400,19 @@ EXPORT_RULES: dict[str, Rule] = {
     "sigmoid": _same("Sigmoid"),
     "abs": _same("Abs"),
     "cast": _cast,
+    "sign": _sign,
+    "round": _round,
+    # in place (recorded ops are values: written out of place)
+    "add_": _in_place("Add"),
+    "sub_": _in_place("Sub"),
+    "mul_": _in_place("Mul"),
+    "div_": _in_place("Div"),
+    "copy_": _copy_in_place,
+    "clamp_": _clamp_in_place,
+    # selection
+    "where": _same("Where"),
+    "clamp": _clamp,
+    "gather": _gather,
     # reductions
     "sum": _reduction("ReduceSum"),
     "mean": _reduction("ReduceMean"),
@@ -304,6 +426,7 @@ EXPORT_RULES: dict[str, Rule] = {
     "pad": _pad,
     "concatenate": _concatenate,
     "stack": _stack,
+    "clone": _identity,
     # networks
     "matmul": _same("MatMul"),
     "conv2d": _conv2d,
