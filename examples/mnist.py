@@ -417,7 +417,7 @@ def write_plots(model: Module, history: History, confusion: np.ndarray, out: Pat
     fig.tight_layout()
     written.append(_save(fig, out / "curves.png", plt))
 
-    weight = next(model.parameters()).data  # the first conv layer: (O, C, kh, kw)
+    weight = next(model.parameters()).numpy()  # the first conv layer: (O, C, kh, kw)
     columns = min(8, len(weight))
     rows = int(np.ceil(len(weight) / columns))
     fig, axes = plt.subplots(

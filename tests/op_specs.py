@@ -157,8 +157,8 @@ def _reduction(values: Callable[[Shape], st.SearchStrategy[np.ndarray]]) -> st.S
 
 def _torch_reduction(function: str) -> Callable[..., Any]:
     def reduce(x: Any, *, dim: Any, keepdim: bool) -> Any:
-        if x.ndim == 0:
-            return x.clone()
+        if x.ndim == 0:  # torch's own 0-d reduction (amax of NaN has gradient NaN, not 1)
+            return getattr(_torch(), function)(x)
         dims = tuple(range(x.ndim)) if dim is None else dim
         return getattr(_torch(), function)(x, dim=dims, keepdim=keepdim)
 

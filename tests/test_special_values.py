@@ -169,3 +169,29 @@ def test_ties_split_the_gradient_and_nan_sends_it_to_both(name: str) -> None:
     getattr(a, name)(b).backward(np.ones(3))
     np.testing.assert_array_equal(_grad(a), [0.5, 1.0, 1.0])
     np.testing.assert_array_equal(_grad(b), [0.5, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("value", [INF, -INF, NAN])
+@pytest.mark.parametrize("filters", [1, 3, 8])  # the banded layout (<= 4 filters) and others
+def test_conv2d_keeps_a_non_finite_pixel_in_the_outputs_that_see_it(
+    value: float, filters: int
+) -> None:
+    """Once, the banded layout's zeros spread an inf pixel as NaN over its whole image row."""
+    x = np.ones((1, 2, 5, 7))
+    x[0, 1, 2, 3] = value
+    w = np.random.default_rng(0).standard_normal((filters, 2, 2, 3))
+    ours = tc.conv2d(Tensor(x), Tensor(w)).numpy()
+    theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w)).numpy()
+    assert_same_values(ours, theirs, "float64", "conv2d", zero_sign=False)
+    assert np.isfinite(ours).sum() == ours.size - 2 * 3 * filters  # the 2 x 3 patches with it
+
+
+def test_clamp_with_only_an_infinite_min_sends_the_gradient_to_min() -> None:
+    """Once, the missing max counted as +inf, tying with min = inf: no gradient anywhere."""
+    x, low = Tensor([0.0, 5.0], requires_grad=True), Tensor([INF, 1.0], requires_grad=True)
+    tc.clamp(x, min=low).backward(np.ones(2))
+    tx = torch.tensor([0.0, 5.0], requires_grad=True)
+    tlow = torch.tensor([INF, 1.0], requires_grad=True)
+    torch.clamp(tx, min=tlow).backward(torch.ones(2))
+    assert_same_values(x.grad.numpy(), tx.grad.numpy(), "float32", "clamp d/dx")
+    assert_same_values(low.grad.numpy(), tlow.grad.numpy(), "float32", "clamp d/dmin")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from op_specs import SPECS, Case, OpSpec
 
@@ -102,7 +102,7 @@ def run_both(
     for position in case.wrt:
         mine, reference = ours_in[position].grad, theirs_in[position].grad
         shape = case.inputs[position].shape
-        mine = np.zeros(shape, dtype) if mine is None else mine
+        mine = np.zeros(shape, dtype) if mine is None else mine.numpy()
         reference = np.zeros(shape, dtype) if reference is None else reference.numpy()
         grads.append((mine, reference))
     return ours.numpy(), theirs.detach().numpy(), grads
@@ -145,3 +145,74 @@ def assert_close_float32(mine: np.ndarray, reference: np.ndarray, what: str) -> 
     np.testing.assert_allclose(
         mine, reference, rtol=FLOAT32_RTOL, atol=FLOAT32_RTOL * scale, err_msg=what
     )
+
+
+# ---------------------------------------------------------------------- special values
+SPECIAL_VALUES = (0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan)
+# Inputs (by position) that keep their drawn finite values, per spec, each with the reason.
+# Every other float input of every spec gets special values.
+KEEP_FINITE: dict[str, tuple[tuple[int, ...], str]] = {
+    "conv2d": (
+        (1,),
+        "a non-finite weight meets the zero padding: here 0 * inf is NaN (the padding is "
+        "explicit), PyTorch's float32 kernel skips padded positions (finite), its float64 "
+        "kernel pads explicitly (NaN, as here): no single PyTorch answer to match",
+    ),
+}
+
+
+@st.composite
+def with_special_values(draw: st.DrawFn, spec: OpSpec) -> Case:
+    """The spec's case with some elements of each float input replaced by special values."""
+    case = draw(spec.draw)
+    keep = KEEP_FINITE.get(spec.name, ((), ""))[0]
+    inputs = []
+    for position, array in enumerate(case.inputs):
+        if np.issubdtype(array.dtype, np.floating) and array.size and position not in keep:
+            array = array.copy()
+            flat = array.reshape(-1)
+            positions = draw(st.sets(st.integers(0, flat.size - 1), min_size=1, max_size=3))
+            for position in positions:
+                flat[position] = draw(st.sampled_from(SPECIAL_VALUES))
+        inputs.append(array)
+    return Case(tuple(inputs), case.kwargs, case.differentiable)
+
+
+def assert_same_special(mine: np.ndarray, reference: np.ndarray, what: str, rtol: float) -> None:
+    """NaN where PyTorch has NaN, infinities equal, finite values close (scaled to the data)."""
+    assert mine.shape == reference.shape, what
+    np.testing.assert_array_equal(np.isnan(mine), np.isnan(reference), err_msg=f"{what}: NaN")
+    finite = np.isfinite(reference)
+    np.testing.assert_array_equal(mine[~finite], reference[~finite], err_msg=f"{what}: inf")
+    scale = max(1.0, float(np.abs(reference[finite]).max(initial=0.0)))
+    np.testing.assert_allclose(
+        mine[finite], reference[finite], rtol=rtol, atol=rtol * scale, err_msg=what
+    )
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name", WITH_TORCH)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_forward_and_backward_match_torch_at_special_values(
+    name: str, dtype: type, data: st.DataObject
+) -> None:
+    """Drawn inputs with 0, -0.0, +-1, +-inf or NaN in them: output dtype, shape, values (NaN
+    and infinities included) and every gradient as PyTorch's."""
+    spec = SPECS[name]
+    case = data.draw(with_special_values(spec), label="case")
+    ours, theirs, grads = run_both(spec, case, data.draw(st.integers(0, 2**32 - 1)), dtype)
+
+    rtol = FLOAT32_RTOL if dtype == np.float32 else 1e-10
+    assert ours.dtype == theirs.dtype == dtype
+    assert_same_special(ours, theirs, f"{name} forward", rtol)
+    for position, (mine, reference) in zip(case.wrt, grads, strict=True):
+        assert mine.dtype == dtype
+        assert_same_special(mine, reference, f"{name} gradient {position}", rtol)
+
+
+def test_keep_finite_exclusions_are_real_inputs_with_reasons() -> None:
+    for name, (positions, reason) in KEEP_FINITE.items():
+        assert name in WITH_TORCH, f"KEEP_FINITE lists {name!r}, which has no torch spec"
+        assert positions and reason.strip(), f"no positions or no reason for {name!r}"

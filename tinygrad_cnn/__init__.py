@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_cnn import checkpoint, functional, models, nn, ops, optim
+from tinygrad_cnn import checkpoint, dtypes, functional, models, nn, ops, optim
 
 # PyTorch's module-level creation functions, default generator and functional ops.
 from tinygrad_cnn.creation import (
@@ -48,7 +48,16 @@ from tinygrad_cnn.creation import (
     zeros,
     zeros_like,
 )
-from tinygrad_cnn.dtypes import promote_types
+from tinygrad_cnn.dtypes import (
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    promote_types,
+    uint8,
+)
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.functional import (
     add,
@@ -120,6 +129,10 @@ from tinygrad_cnn.tensor import Size, Tensor
 # import must not shadow Python's builtins.
 abs, pow = functional.abs, functional.pow
 all, any, max, mean, min, sum = ops.all, ops.any, ops.max, ops.mean, ops.min, ops.sum
+# PyTorch's dtype aliases (numpy dtypes here): torch.bool, torch.int (int32), torch.float
+# (float32), torch.double, torch.long, torch.short. Out of __all__ for the same reason.
+bool, int, float = dtypes.BOOL, int32, float32
+double, long, short = float64, int64, int16
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
     from tinygrad_cnn import data, debug, viz
@@ -179,9 +192,9 @@ __all__ = [
 # min, any and all are importable but kept out of __all__: a star import must not shadow
 # Python's builtins)
 __all__ += [
-    "add", "arange", "default_generator", "div", "empty", "exp", "eye", "full",
-    "full_like", "linspace", "log", "manual_seed", "maximum", "minimum", "mul", "neg",
-    "ones", "ones_like", "promote_types", "rand", "rand_like", "randint", "randn",
-    "randn_like", "relu", "sigmoid", "sqrt", "sub", "tanh", "tensor",
-    "zeros", "zeros_like",
+    "add", "arange", "default_generator", "div", "empty", "exp", "eye", "float32", "float64",
+    "full", "full_like", "int8", "int16", "int32", "int64", "linspace", "log", "manual_seed",
+    "maximum", "minimum", "mul", "neg", "ones", "ones_like", "promote_types", "rand",
+    "rand_like", "randint", "randn", "randn_like", "relu", "sigmoid", "sqrt", "sub", "tanh",
+    "tensor", "uint8", "zeros", "zeros_like",
 ]  # fmt: skip

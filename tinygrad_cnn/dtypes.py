@@ -30,6 +30,18 @@ DEFAULT_FLOAT = np.dtype(np.float32)
 DEFAULT_INT = np.dtype(np.int64)
 BOOL = np.dtype(np.bool_)
 
+# PyTorch's dtype names, as the numpy dtypes this library uses: ``x.to(tinygrad_cnn.float64)``
+# is ``x.to(torch.float64)``. The package also exports torch's aliases that shadow Python's
+# builtins (``bool``, ``int``, ``float``, ``double``, ``long``, ``short``), kept out of
+# ``__all__``; they are not defined here, where the builtins are used.
+float32 = DEFAULT_FLOAT
+float64 = np.dtype(np.float64)
+int8 = np.dtype(np.int8)
+int16 = np.dtype(np.int16)
+int32 = np.dtype(np.int32)
+int64 = DEFAULT_INT
+uint8 = np.dtype(np.uint8)
+
 # Categories of dtype kinds: bool < integer < floating.
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
 _SCALAR_DEFAULTS = (BOOL, DEFAULT_INT, DEFAULT_FLOAT)  # a scalar's dtype, by category
@@ -126,6 +138,7 @@ def from_python(data: Any) -> np.ndarray:
 
 
 __all__ = [
-    "BOOL", "DEFAULT_FLOAT", "DEFAULT_INT", "category", "from_python", "promote_types",
-    "result_type", "scalar_category", "scalar_result_type",
+    "BOOL", "DEFAULT_FLOAT", "DEFAULT_INT", "category", "float32", "float64", "from_python",
+    "int8", "int16", "int32", "int64", "promote_types", "result_type", "scalar_category",
+    "scalar_result_type", "uint8",
 ]  # fmt: skip

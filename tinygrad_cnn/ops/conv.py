@@ -77,7 +77,11 @@ BANDED_MAX_ENTRIES = 1 << 20  # and holds a (C*kh*W, O*OW) matrix
 
 
 def _conv_layout(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Pair) -> str:
-    """Which im2col layout suits this convolution: "rows", "columns" or "banded"."""
+    """Which im2col layout suits this convolution: "rows", "columns" or "banded".
+
+    Not "banded" when x holds an infinity or NaN (its sum is then not finite): the band's
+    zeros would multiply it (0 * inf is NaN) into outputs whose patches do not contain it.
+    """
     c, o, (kh, kw) = x.shape[1], w.shape[0], w.shape[2:]
     ow = conv_output_size(x.shape, (kh, kw), stride, padding)[1]
     width = x.shape[3] + 2 * padding[1]
@@ -87,6 +91,7 @@ def _conv_layout(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Pair) -> s
         and o <= BANDED_MAX_FILTERS
         and c * kh * width * ow * o <= BANDED_MAX_ENTRIES
         and image_rows_contiguous
+        and np.isfinite(x.sum())
     ):
         return "banded"
     if stride[1] == 1 and ow > kw * c and image_rows_contiguous:

@@ -85,11 +85,14 @@ class Clamp(Function):
     """out = min(max(x, low), high) (so ``high`` wins where ``low > high``, as in PyTorch).
 
     Gradients, PyTorch's: to x where ``low <= x <= high`` (both ends inclusive); to ``low``
-    where ``low > x`` and ``low < high``; to ``high`` where ``high < x`` or ``high < low``.
-    NaN in x stays NaN and gets no gradient.
+    where ``low > x`` and ``low < high`` (just ``low > x`` when no ``max`` was given, so
+    ``clamp(x, min=inf)`` sends it to ``min``: ``has_max``); to ``high`` where ``high < x`` or
+    ``high < low``. NaN in x stays NaN and gets no gradient.
     """
 
-    def forward(self, x: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, low: np.ndarray, high: np.ndarray, *, has_max: bool = True
+    ) -> np.ndarray:
         self.x, self.low, self.high = x, low, high
         return np.minimum(np.maximum(x, low), high)
 
@@ -98,7 +101,8 @@ class Clamp(Function):
         need_x, need_low, need_high = self.needs_input_grad
         zero = g.dtype.type(0)
         grad_x = np.where((x >= low) & (x <= high), g, zero) if need_x else None
-        grad_low = np.where((low > x) & (low < high), g, zero) if need_low else None
+        below = (low > x) & (low < high) if self.attrs["has_max"] else low > x
+        grad_low = np.where(below, g, zero) if need_low else None
         grad_high = np.where((high < x) | (high < low), g, zero) if need_high else None
         return grad_x, grad_low, grad_high
 
@@ -133,7 +137,7 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
         np.broadcast_shapes(*shapes)
     except ValueError:
         raise ValueError(f"clamp: shapes {shapes} cannot be broadcast together") from None
-    return Clamp.apply(x, low, high)
+    return Clamp.apply(x, low, high, has_max=max is not None)
 
 
 def _extreme(dtype: np.dtype, lowest: bool) -> np.ndarray:
