@@ -43,32 +43,29 @@ CASES: dict[str, tuple[Callable[..., object], list[np.ndarray]]] = {
     "maximum": (lambda x, y: x.maximum(y) * x, [_any((5,)), _any((5,))]),
     "cast": (lambda x: (x * x).float().double() * x, [_any((4,))]),
     "reshape_permute": (lambda x: x.reshape(3, 2).permute(1, 0) * x.reshape(2, 3), [_any((6,))]),
+    "matmul": (lambda a, b: (a @ b).tanh(), [_any((2, 3)), _any((3, 4))]),
+    "matmul_batched_vector": (lambda a, b: (a @ b).tanh(), [_any((2, 3, 4)), _any((4,))]),
+    "matmul_vector_matrix": (lambda a, b: (a @ b.mT).tanh(), [_any((3,)), _any((2, 5, 3))]),
+    "relu": (lambda x: x.relu() * x * x, [_any((3, 4))]),
+    "log_softmax": (lambda x: x.log_softmax(1) * x, [_any((3, 4))]),
+    "softmax": (lambda x: x.softmax(0) * x, [_any((3, 4))]),
 }
 
 
-def _ours(name: str) -> tuple[Callable[..., object], list[Tensor]]:
-    fn, arrays = CASES[name]
-    return fn, [Tensor(a.copy(), requires_grad=True) for a in arrays]
-
-
-def _theirs(name: str) -> tuple[Callable[..., object], list[object]]:
-    fn, arrays = CASES[name]
-    return fn, [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_vector_hessian_products_match_torch(name: str) -> None:
-    """d/dx <w, d<v, f(x)>/dx> for random v, w: a second order through every op of the case."""
-    fn, xs = _ours(name)
-    out = fn(*xs)
+def _compare_second_order(
+    ours_fn: Callable[..., object], theirs_fn: Callable[..., object], arrays: list[np.ndarray]
+) -> None:
+    """d/dx <w, d<v, f(x)>/dx> for random v, w, ours against torch (and the first order)."""
+    xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    out = ours_fn(*xs)
     v = RNG.standard_normal(out.shape)
     firsts = tc.grad(out, xs, grad_outputs=Tensor(v), create_graph=True)
     ws = [RNG.standard_normal(x.shape) for x in xs]
     total = sum(((g * Tensor(w)).sum() for g, w in zip(firsts, ws, strict=True)), Tensor(0.0))
     seconds = tc.grad(total, xs, allow_unused=True)
 
-    tfn, txs = _theirs(name)
-    tout = tfn(*txs)
+    txs = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    tout = theirs_fn(*txs)
     tfirsts = torch.autograd.grad(tout, txs, grad_outputs=torch.tensor(v), create_graph=True)
     ttotal = sum((g * torch.tensor(w)).sum() for g, w in zip(tfirsts, ws, strict=True))
     tseconds = torch.autograd.grad(ttotal, txs, allow_unused=True)
@@ -79,6 +76,44 @@ def test_vector_hessian_products_match_torch(name: str) -> None:
         expected = np.zeros(1) if theirs is None else theirs.numpy()
         got = np.zeros(1) if ours is None else ours.data
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_vector_hessian_products_match_torch(name: str) -> None:
+    """A second order through every op of the case."""
+    fn, arrays = CASES[name]
+    _compare_second_order(fn, fn, arrays)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_second_order_matches_torch(reduction: str) -> None:
+    labels = np.array([2, 0, 1])
+
+    def ours(logits: Tensor) -> Tensor:
+        return tc.cross_entropy(logits * logits, Tensor(labels), reduction)
+
+    def theirs(logits: object) -> object:
+        return torch.nn.functional.cross_entropy(
+            logits * logits, torch.tensor(labels), reduction=reduction
+        )
+
+    _compare_second_order(ours, theirs, [_any((3, 4))])
+
+
+def test_third_order_through_cross_entropy_backward() -> None:
+    """The kernel op of cross_entropy's gradient has a differentiable backward too."""
+    labels = np.array([1, 0])
+    logits = _any((2, 3))
+    x = Tensor(logits.copy(), requires_grad=True)
+    tx = torch.tensor(logits.copy(), requires_grad=True)
+    (g,) = tc.grad(tc.cross_entropy(x, Tensor(labels)), x, create_graph=True)
+    (h,) = tc.grad((g * g).sum(), x, create_graph=True)
+    (t,) = tc.grad((h * h).sum(), x)
+    loss = torch.nn.functional.cross_entropy(tx, torch.tensor(labels))
+    (tg,) = torch.autograd.grad(loss, tx, create_graph=True)
+    (th,) = torch.autograd.grad((tg * tg).sum(), tx, create_graph=True)
+    (tt,) = torch.autograd.grad((th * th).sum(), tx)
+    np.testing.assert_allclose(t.data, tt.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_third_derivative_of_tanh_has_its_closed_form() -> None:

@@ -249,17 +249,41 @@ class Relu(Function):
     """
 
     new_gradients = True
+    differentiable_backward = True
 
     def forward(self, a: np.ndarray, *, inplace: bool = False) -> np.ndarray:
         out = _maximum_with_zero(a, in_place=inplace)
         self.positive = out != 0  # a > 0, or NaN (as PyTorch); see docs/performance.md
         return out
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        mask = Tensor._from_op(self.positive, None)
         # Over g when the engine allows it: g is then usually a pool's fresh gradient, still
         # in cache, where a new array would be written to memory that is not (the gain in
         # training: docs/performance.md).
-        return (np.multiply(g, self.positive, out=g if self.upstream_writable else None),)
+        if self.upstream_writable:
+            return (ThresholdBackward.apply(g, mask, inplace=True),)
+        return (ThresholdBackward.apply(g, mask),)
+
+
+class ThresholdBackward(Function):
+    """out = g where ``mask`` else 0: ReLU's gradient routing, an op so that it is recorded.
+
+    ``mask`` (bool, not differentiable) is where the ReLU's output is not 0. The op is linear
+    in ``g``, so its own gradient is the same routing of the upstream gradient. With
+    ``inplace=True`` (when the engine allows ReLU's backward to write over ``g``) the result
+    is written over ``g``.
+    """
+
+    name = "threshold_backward"
+    new_gradients = True
+    differentiable_backward = True
+
+    def forward(self, g: np.ndarray, mask: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return np.multiply(g, mask, out=g if inplace else None)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, None]:
+        return ThresholdBackward.apply(grad, self.inputs[1]), None
 
 
 def _maximum_with_zero(a: np.ndarray, in_place: bool = False) -> np.ndarray:
