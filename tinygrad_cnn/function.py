@@ -74,8 +74,9 @@ class Function:
         A token shared by the ops of one call of ``scope`` (a
         :class:`~tinygrad_cnn.nn.scopes.ModuleCall`), so two calls of a module are told apart.
     output : Tensor or None
-        While ``backward`` runs: the tensor this op made (the engine sets it for the call
-        and clears it after, so no reference cycle outlives the call). An op whose
+        While ``backward`` runs, on an op whose class sets ``uses_output``: the tensor this
+        op made (the engine sets it for the call and clears it after, so no reference cycle
+        outlives the call). An op whose
         derivative uses its own output (``exp``, ``tanh`` ...) reads it here, as a Tensor, so
         that the output's own dependence on the inputs is differentiated at higher orders.
     """
@@ -112,7 +113,7 @@ class Function:
     def __init__(self, inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> None:
         self.inputs = inputs
         self.attrs = attrs
-        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        self.needs_input_grad = tuple([t.requires_grad for t in inputs])
         self.released = False
         self.summed_axes: tuple[tuple[int, ...], ...] = ()
         self.scope: Any = None
@@ -144,16 +145,16 @@ class Function:
             The output; its ``_ctx`` is this op's node when recorded, else ``None``.
         """
         for position, value in enumerate(inputs):
-            if not isinstance(value, Tensor):
+            if type(value) is not Tensor and not isinstance(value, Tensor):
                 raise TypeError(
                     f"{cls.name}: input {position} must be a Tensor, got {type(value).__name__}"
                 )
         node = cls(inputs, attrs)
-        data = node.forward(*(t.data for t in inputs), **attrs)
+        data = node.forward(*[t.data for t in inputs], **attrs)
         hooks = anomaly_hooks.get()
         if hooks is not None:  # anomaly mode: check the output, record the caller
             hooks.after_forward(node, data)
-        if is_grad_enabled() and any(node.needs_input_grad):
+        if _grad_enabled.get() and True in node.needs_input_grad:
             for tensor in inputs:  # an in-place op must not overwrite what this node may read
                 tensor._consumed = True
             return Tensor._from_op(data, node)
@@ -404,22 +405,15 @@ def _backward_arrays(node: Function, output: Tensor, upstream: np.ndarray) -> An
     """``node.backward`` with recording off (the caller switches it off): arrays in and out."""
     if not node.differentiable_backward:  # TRANSITION: the old contract, numpy in and out
         return node.backward(upstream)
-    node.output = output
+    if node.uses_output:
+        node.output = output
     try:
         raw = node.backward(Tensor._from_op(upstream, None))
     finally:
         node.output = None
     if type(raw) is not tuple:
         return raw
-    return tuple([g if g is None else _data_of(node, g) for g in raw])
-
-
-def _data_of(node: Function, g: Any) -> np.ndarray:
-    if type(g) is not Tensor:
-        raise TypeError(
-            f"{node.name}.backward must return Tensors (or None), got {type(g).__name__}"
-        )
-    return g.data
+    return tuple([g if g is None or type(g) is not Tensor else g.data for g in raw])
 
 
 def _relevant(order: list[Tensor], targets: set[int]) -> set[int]:
@@ -551,7 +545,20 @@ def _walk_arrays(
             continue
         # (Anomaly mode reports the upstream gradient after backward: keep it intact.)
         node.upstream_writable = id(tensor) in writable and hooks is None and not captured
-        input_grads = _backward_arrays(node, tensor, upstream)
+        if not node.differentiable_backward:  # TRANSITION: the old contract, numpy in and out
+            input_grads = node.backward(upstream)
+        else:  # (_backward_arrays inlined: this loop is the engine's cost per op)
+            if node.uses_output:
+                node.output = tensor
+            try:
+                raw = node.backward(Tensor._from_op(upstream, None))
+            finally:
+                node.output = None
+            input_grads = (
+                tuple([g if g is None or type(g) is not Tensor else g.data for g in raw])
+                if type(raw) is tuple
+                else raw
+            )
         if not isinstance(input_grads, tuple) or len(input_grads) != len(node.inputs):
             raise TypeError(
                 f"{node.name}.backward must return a tuple of {len(node.inputs)} gradients, "
@@ -623,7 +630,8 @@ def _walk_recording(
             continue
         node.upstream_writable = False
         if node.differentiable_backward:
-            node.output = tensor
+            if node.uses_output:
+                node.output = tensor
             try:
                 input_grads = node.backward(upstream)
             finally:

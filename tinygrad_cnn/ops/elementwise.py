@@ -70,8 +70,8 @@ class Mul(_Binary):
 
     def backward(self, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         need_a, need_b = self.needs_input_grad
-        a, b = self.inputs
-        return (g * b if need_a else None), (g * a if need_b else None)
+        a, b = self.inputs  # (Mul.apply: the operands share a dtype; skips g * b's checks)
+        return (Mul.apply(g, b) if need_a else None), (Mul.apply(g, a) if need_b else None)
 
 
 class Div(_Binary):
