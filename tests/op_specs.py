@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import Tensor
-from tinygrad_cnn.ops import Cast
+from tinygrad_cnn.ops import Cast, CrossEntropyBackward, ThresholdBackward
 from tinygrad_cnn.testing import (
     arrays,
     broadcastable_shapes,
@@ -358,6 +358,31 @@ def _cross_entropy_case(draw: st.DrawFn) -> Case:
     return Case((logits, labels.astype(np.int64)), {"reduction": reduction}, (True, False))
 
 
+@st.composite
+def _cross_entropy_backward_case(draw: st.DrawFn) -> Case:
+    """As :func:`_cross_entropy_case`, plus the loss's upstream gradient g (its shape)."""
+    case = draw(_cross_entropy_case())
+    logits, labels = case.inputs
+    reduction = case.kwargs["reduction"]
+    g = draw(arrays((len(labels),) if reduction == "none" else (), min_value=-2.0, max_value=2.0))
+    return Case((logits, labels, g), case.kwargs, (True, False, True))
+
+
+def _torch_cross_entropy_backward(logits: Any, labels: Any, g: Any, *, reduction: str) -> Any:
+    """PyTorch's gradient of cross_entropy with respect to the logits, itself differentiable."""
+    loss = _functional().cross_entropy(logits, labels, reduction=reduction)
+    return _torch().autograd.grad(loss, logits, g, create_graph=True)[0]
+
+
+@st.composite
+def _threshold_backward_case(draw: st.DrawFn) -> Case:
+    """An upstream gradient and a bool mask of its shape (not differentiable)."""
+    shape = draw(shapes())
+    mask = draw(st.lists(st.booleans(), min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+    mask_array = np.array(mask, dtype=bool).reshape(shape)
+    return Case((draw(arrays(shape)), mask_array), {}, (True, False))
+
+
 # ---------------------------------------------------------------------- matmul, conv, pooling
 @st.composite
 def _matmul_case(draw: st.DrawFn) -> Case:
@@ -511,6 +536,12 @@ def _specs() -> dict[str, OpSpec]:
         OpSpec("log", _unary(positive_arrays()), lambda x: x.log(), lambda x: T().log(x)),
         OpSpec("neg", any_values, lambda x: -x, lambda x: -x),
         OpSpec("relu", _unary(kink_free_arrays()), lambda x: x.relu(), lambda x: T().relu(x)),
+        OpSpec(
+            "threshold_backward",
+            _threshold_backward_case(),
+            ThresholdBackward.apply,
+            lambda g, mask: T().ops.aten.threshold_backward(g, mask.to(g.dtype), 0),
+        ),
         OpSpec(
             "sigmoid",
             _unary(arrays(min_value=-8.0, max_value=8.0)),
@@ -719,6 +750,12 @@ def _specs() -> dict[str, OpSpec]:
             lambda logits, labels, *, reduction: F().cross_entropy(
                 logits, labels, reduction=reduction
             ),
+        ),
+        OpSpec(
+            "cross_entropy_backward",
+            _cross_entropy_backward_case(),
+            CrossEntropyBackward.apply,
+            _torch_cross_entropy_backward,
         ),
     ]
     table = {spec.name: spec for spec in specs}

@@ -153,9 +153,9 @@ def _relu_backward_overwrites(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     overwrote: list[bool] = []
     backward = Relu.backward
 
-    def recording(self: Relu, g: np.ndarray) -> tuple[np.ndarray]:
+    def recording(self: Relu, g: Tensor) -> tuple[Tensor]:
         result = backward(self, g)
-        overwrote.append(result[0] is g)
+        overwrote.append(result[0].data is g.data)
         return result
 
     monkeypatch.setattr(Relu, "backward", recording)

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # the dtype promotion table and the default random generator.
     ("base", ("atomic.py", "array_stats.py", "dtypes.py", "random.py")),
     # The autograd engine: Tensor, Function and the backward walk, grad mode.
-    ("engine", ("tensor.py", "function.py", "grad_mode.py")),
+    ("engine", ("tensor.py", "function.py", "grad_mode.py", "autograd.py")),
     # Every differentiable op (Function subclasses), and the module-level creation functions
     # and functional forms built on Tensor.
     ("ops", ("ops/", "creation.py", "functional.py")),

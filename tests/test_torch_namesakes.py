@@ -38,6 +38,7 @@ PROMOTION = "test_type_promotion.py"  # the dtype table of every binary op
 HABITS = "test_pytorch_habits.py"  # idioms run in both libraries
 API = "test_tensor_api.py"  # autograd attributes checked against torch's behaviour
 GRAD = "test_grad_tensor.py"  # .grad as a Tensor, norm
+HIGHER = "test_higher_order.py"  # grad(), create_graph, against torch.autograd.grad
 
 # Tensor methods and attributes compared with PyTorch outside the op specs: name -> file.
 METHODS_COVERED: dict[str, str] = {
@@ -76,6 +77,7 @@ FUNCTIONS_COVERED: dict[str, str] = {
     "sort": COMPARE, "split": SHAPES, "squeeze": SHAPES, "sum": COMPARE, "t": SHAPES,
     "tensor": CREATION, "topk": COMPARE, "transpose": SHAPES, "unbind": SHAPES,
     "unsqueeze": SHAPES, "zeros": CREATION, "zeros_like": CREATION, "norm": GRAD,
+    "grad": HIGHER,
     # elementwise functional forms and arithmetic by name (tc.add(a, b) ...)
     "add": CREATION, "div": PROMOTION, "mul": CREATION, "neg": CREATION, "sub": CREATION,
     # dtype names (numpy dtypes here, torch.dtype there): x.to(tc.float64) as x.to(torch...)

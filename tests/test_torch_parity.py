@@ -158,6 +158,19 @@ KEEP_FINITE: dict[str, tuple[tuple[int, ...], str]] = {
         "explicit), PyTorch's float32 kernel skips padded positions (finite), its float64 "
         "kernel pads explicitly (NaN, as here): no single PyTorch answer to match",
     ),
+    # The backward kernels' upstream gradient (an input here) is kept finite: with an inf or
+    # NaN upstream gradient training has already failed, and the fast kernels differ from
+    # PyTorch's only in which non-finite value they report (listed in coming-from-pytorch.md).
+    "threshold_backward": (
+        (0,),
+        "g * mask: an infinite upstream gradient where the mask is off gives NaN (0 * inf), "
+        "PyTorch's where() gives 0",
+    ),
+    "cross_entropy_backward": (
+        (2,),
+        "g * (softmax - one_hot): an infinite upstream gradient gives -inf at the label, "
+        "PyTorch's log_softmax backward subtracts two infinities there (NaN)",
+    ),
 }
 
 

@@ -27,7 +27,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tinygrad_cnn import checkpoint, dtypes, functional, models, nn, ops, optim
+from tinygrad_cnn import autograd, checkpoint, dtypes, functional, models, nn, ops, optim
+from tinygrad_cnn.autograd import grad
 
 # PyTorch's module-level creation functions, default generator and functional ops.
 from tinygrad_cnn.creation import (
@@ -180,12 +181,13 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AnomalyError", "Function", "GradcheckError", "GraphReport", "Size", "Tensor",
-    "ValuesIndices", "amax", "amin", "argmax", "argmin", "avg_pool2d", "cat", "check_graph",
-    "checkpoint", "chunk", "clamp", "clip", "clone", "concat", "concatenate", "conv2d",
-    "cross_entropy", "data", "debug", "detect_anomaly", "draw", "enable_grad", "eq", "flatten",
-    "flip", "gather", "ge", "gradcheck", "gt", "is_grad_enabled", "isfinite", "isinf", "isnan",
-    "le", "log_softmax", "lt", "matmul", "max_pool2d", "models", "ne", "nn", "no_grad", "norm",
-    "optim", "permute", "reshape", "set_grad_enabled", "sign", "softmax", "sort", "split",
+    "ValuesIndices", "amax", "amin", "argmax", "argmin", "autograd", "avg_pool2d", "cat",
+    "check_graph", "checkpoint", "chunk", "clamp", "clip", "clone", "concat", "concatenate",
+    "conv2d", "cross_entropy", "data", "debug", "detect_anomaly", "draw", "enable_grad", "eq",
+    "flatten", "flip", "gather", "ge", "grad", "gradcheck", "gt", "is_grad_enabled",
+    "isfinite", "isinf", "isnan", "le", "log_softmax", "lt", "matmul", "max_pool2d", "models",
+    "ne", "nn", "no_grad", "norm", "optim", "permute", "reshape", "set_grad_enabled", "sign",
+    "softmax", "sort", "split",
     "squeeze", "stack", "t", "topk", "transpose", "unbind", "unsqueeze", "viz", "where",
 ]  # fmt: skip
 # creation, the default generator, functional ops, type promotion (abs, pow, sum, mean, max,

@@ -2,20 +2,23 @@
 
 Every differentiable operation is a subclass of :class:`Function` with a ``forward`` (numpy in,
 numpy out) and a ``backward`` (upstream gradient in, one gradient per input out) side by side.
-``Function.apply`` runs ``forward`` and, when recording, makes the op object itself the graph
-node that links the output tensor to its inputs. :func:`backward_pass` walks those nodes in
-reverse topological order without recursion, sums fan-out gradients, undoes broadcasting in
-one place (:func:`unbroadcast`), and frees what the ops saved for backward.
+``backward`` is written with Tensor ops (registered ops), so a gradient can itself be
+differentiated (``create_graph=True``, docs/higher-order.md). ``Function.apply`` runs
+``forward`` and, when recording, makes the op object itself the graph node that links the
+output tensor to its inputs. :func:`backward_pass` walks those nodes in reverse topological
+order without recursion, sums fan-out gradients, undoes broadcasting in one place
+(:func:`unbroadcast`), and frees what the ops saved for backward.
 """
 
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from tinygrad_cnn.grad_mode import is_grad_enabled
+from tinygrad_cnn.grad_mode import _grad_enabled, is_grad_enabled, no_grad
 
 if TYPE_CHECKING:
     from tinygrad_cnn.tensor import Tensor
@@ -42,11 +45,16 @@ _STRUCTURE = (
 class Function:
     """Base class of every recorded operation; the instance is the graph node.
 
-    Subclasses implement ``forward(*arrays, **attrs) -> ndarray`` and
-    ``backward(grad) -> tuple`` (one gradient or ``None`` per input, each the shape of the
-    *output's* broadcast of that input or of the input itself: the engine sums broadcast axes
-    back). Defining a subclass registers it under ``name`` (default: the lower-cased class
-    name); pass ``register=False`` for throwaway ops, e.g. in tests.
+    Subclasses implement ``forward(*arrays, **attrs) -> ndarray`` (numpy in, numpy out) and
+    ``backward(grad: Tensor) -> tuple`` (one ``Tensor`` or ``None`` per input, each the shape
+    of the *output's* broadcast of that input or of the input itself: the engine sums
+    broadcast axes back). ``backward`` is made of Tensor ops on ``grad``, the op's
+    ``inputs`` and its ``output``, so that with ``create_graph=True`` the gradient is recorded
+    too and can be differentiated again; with ``create_graph=False`` it runs under
+    ``no_grad()`` and the same numpy kernels run, nothing recorded. A fast kernel a backward
+    needs is an op of its own (with its own backward). Defining a subclass registers it under
+    ``name`` (default: the lower-cased class name); pass ``register=False`` for throwaway
+    ops, e.g. in tests. The contract in full: docs/higher-order.md.
 
     Attributes
     ----------
@@ -65,11 +73,26 @@ class Function:
     scope_call : object or None
         A token shared by the ops of one call of ``scope`` (a
         :class:`~tinygrad_cnn.nn.scopes.ModuleCall`), so two calls of a module are told apart.
+    output : Tensor or None
+        While ``backward`` runs, on an op whose class sets ``uses_output``: the tensor this
+        op made (the engine sets it for the call and clears it after, so no reference cycle
+        outlives the call). An op whose
+        derivative uses its own output (``exp``, ``tanh`` ...) reads it here, as a Tensor, so
+        that the output's own dependence on the inputs is differentiated at higher orders.
     """
 
-    __slots__ = _STRUCTURE
+    __slots__ = (*_STRUCTURE, "output")
     registry: ClassVar[dict[str, type[Function]]] = {}
     name: ClassVar[str]
+    # TRANSITION (issue 14): True on an op whose ``backward`` takes and returns Tensors (the
+    # contract above). An op still False has the old contract, numpy in and numpy out: the
+    # engine calls it with ``grad.data`` and wraps its results as constants, and refuses it
+    # under ``create_graph=True``. The shim (this flag and ``_old_style_backward``) is
+    # deleted once every op is converted.
+    differentiable_backward: ClassVar[bool] = False
+    # True on an op whose backward reads ``self.output``: in-place ops then refuse to
+    # overwrite that output until backward has run (check_overwritable).
+    uses_output: ClassVar[bool] = False
     # True on an op whose backward returns, for each input, a new array (or a view of one)
     # that it returns once and keeps no reference to: the engine may then let the next op's
     # backward write over it.
@@ -90,18 +113,19 @@ class Function:
     def __init__(self, inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> None:
         self.inputs = inputs
         self.attrs = attrs
-        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        self.needs_input_grad = tuple([t.requires_grad for t in inputs])
         self.released = False
         self.summed_axes: tuple[tuple[int, ...], ...] = ()
         self.scope: Any = None
         self.scope_call: Any = None
+        self.output: Tensor | None = None
 
     def forward(self, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
         """Compute the output from the inputs' arrays; save on ``self`` what backward needs."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
-    def backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        """Return the gradient of each input given the gradient of the output."""
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
+        """Return the gradient of each input given the gradient of the output, as Tensor ops."""
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
     @classmethod
@@ -121,16 +145,16 @@ class Function:
             The output; its ``_ctx`` is this op's node when recorded, else ``None``.
         """
         for position, value in enumerate(inputs):
-            if not isinstance(value, Tensor):
+            if type(value) is not Tensor and not isinstance(value, Tensor):
                 raise TypeError(
                     f"{cls.name}: input {position} must be a Tensor, got {type(value).__name__}"
                 )
         node = cls(inputs, attrs)
-        data = node.forward(*(t.data for t in inputs), **attrs)
+        data = node.forward(*[t.data for t in inputs], **attrs)
         hooks = anomaly_hooks.get()
         if hooks is not None:  # anomaly mode: check the output, record the caller
             hooks.after_forward(node, data)
-        if is_grad_enabled() and any(node.needs_input_grad):
+        if _grad_enabled.get() and True in node.needs_input_grad:
             for tensor in inputs:  # an in-place op must not overwrite what this node may read
                 tensor._consumed = True
             return Tensor._from_op(data, node)
@@ -202,7 +226,10 @@ def check_overwritable(op_name: str, x: Tensor) -> None:
         hint = "update it under `with no_grad():`, as an optimizer step does"
     elif recording and x._consumed:
         problem = "it is already an input of a recorded op, whose backward may read its values"
-    elif made_by is not None and any(_shares(saved, x.data) for saved in vars(made_by).values()):
+    elif made_by is not None and (
+        (made_by.uses_output and not made_by.released)
+        or any(_shares(saved, x.data) for saved in vars(made_by).values())
+    ):
         problem = f"{made_by.name}, the op that made it, saved its values for backward"
     elif (
         recording
@@ -324,37 +351,214 @@ def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
         stored.data += grad
 
 
+def _accumulate_recorded(tensor: Tensor, grad: Tensor) -> None:
+    """``create_graph=True``: store ``grad`` into ``tensor.grad`` keeping its graph.
+
+    The first gradient is stored as a recorded copy (``clone``: the same Tensor may reach
+    several leaves, and ``zero_grad(set_to_none=False)`` writes in place); later ones are
+    added out of place, a recorded ``add``, as PyTorch does.
+    """
+    stored = tensor._grad
+    if stored is None:
+        if grad.requires_grad:
+            tensor._grad = grad.clone()
+        else:
+            tensor._grad = Tensor._from_op(np.array(grad.data, copy=True), None)
+    else:
+        tensor._grad = stored + grad
+
+
+def _old_style_backward(node: Function, upstream: Tensor) -> tuple[Tensor | None, ...]:
+    """TRANSITION (issue 14): run an op whose backward is still numpy in, numpy out.
+
+    Its gradients come back as constants, so only first order is right through it: under
+    ``create_graph=True`` it is refused. Deleted once every op is converted.
+    """
+    if is_grad_enabled():
+        raise RuntimeError(
+            f"{node.name}: its backward is not differentiable yet (numpy in, numpy out), so "
+            f"create_graph=True cannot differentiate through it (issue 14)"
+        )
+    raw = node.backward(upstream.data)
+    if not isinstance(raw, tuple):
+        return raw
+    return tuple(None if g is None else Tensor._from_op(np.asarray(g), None) for g in raw)
+
+
+def call_backward(node: Function, output: Tensor, upstream: np.ndarray) -> Any:
+    """Run ``node``'s backward on an array, recording nothing; gradients come back as arrays.
+
+    For tools that check an op alone (``check_graph``). ``output`` is the tensor the op made.
+    The result is returned as the op gave it when it is not a tuple, so the caller can
+    report the broken contract.
+
+    Raises
+    ------
+    TypeError
+        When a converted op's backward returns something other than Tensors and None.
+    """
+    with no_grad():
+        return _backward_arrays(node, output, upstream)
+
+
+def _backward_arrays(node: Function, output: Tensor, upstream: np.ndarray) -> Any:
+    """``node.backward`` with recording off (the caller switches it off): arrays in and out."""
+    if not node.differentiable_backward:  # TRANSITION: the old contract, numpy in and out
+        return node.backward(upstream)
+    if node.uses_output:
+        node.output = output
+    try:
+        raw = node.backward(Tensor._from_op(upstream, None))
+    finally:
+        node.output = None
+    if type(raw) is not tuple:
+        return raw
+    return tuple([g if g is None or type(g) is not Tensor else g.data for g in raw])
+
+
+def _relevant(order: list[Tensor], targets: set[int]) -> set[int]:
+    """Ids of the tensors of ``order`` that are targets or have a target behind them."""
+    relevant: set[int] = set()
+    for tensor in order:  # inputs before the tensors made from them
+        node = tensor._ctx
+        if id(tensor) in targets or (
+            node is not None and any(id(p) in relevant for p in node.inputs)
+        ):
+            relevant.add(id(tensor))
+    return relevant
+
+
 def backward_pass(
-    root: Tensor, grad: np.ndarray, retain_graph: bool = False, retain_grads: bool = False
+    root: Tensor,
+    grad: np.ndarray | Tensor,
+    retain_graph: bool = False,
+    retain_grads: bool = False,
+    create_graph: bool = False,
+    inputs: Sequence[Tensor] | None = None,
 ) -> None:
     """Propagate ``grad`` (d root / d root) to every tensor behind ``root`` that requires grad.
 
     Leaves (tensors with no op) accumulate into ``.grad``; so do intermediate tensors when
-    ``retain_grads`` is set or their ``retain_grad()`` was called. Each op's gradient is
-    released as soon as all of its consumers have contributed to it.
+    ``retain_grads`` is set or their ``retain_grad()`` was called. With ``inputs``, only
+    those tensors accumulate (leaves or not), and only the ops between them and ``root`` run.
+    Each op's gradient is released as soon as all of its consumers have contributed to it.
+
+    Parameters
+    ----------
+    root : Tensor
+    grad : ndarray or Tensor
+        The upstream gradient, ``root``'s shape and dtype (a Tensor keeps its graph when
+        ``create_graph``).
+    retain_graph : bool
+        Keep what the ops saved, so backward can run through them again.
+    retain_grads : bool
+        Also store ``.grad`` on every intermediate tensor.
+    create_graph : bool
+        Record the backward ops, so the gradients carry a graph and can be differentiated.
+    inputs : sequence of Tensor, optional
+        The tensors whose ``.grad`` receives the gradient (default: the leaves).
     """
-    order = topological_order(root)
+    gradient_walk(
+        (root,), (grad,), retain_graph, create_graph, inputs, collect=False,
+        retain_grads=retain_grads,
+    )  # fmt: skip
+
+
+def gradient_walk(
+    roots: Sequence[Tensor],
+    grads: Sequence[np.ndarray | Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None,
+    collect: bool,
+    retain_grads: bool = False,
+) -> dict[int, Tensor]:
+    """The backward walk behind :func:`backward_pass` and :func:`tinygrad_cnn.autograd.grad`.
+
+    With ``collect`` the gradients of ``inputs`` are returned (by ``id``) and no ``.grad`` is
+    touched; otherwise they accumulate into ``.grad``. ``create_graph=False`` runs every
+    backward with recording off on arrays (the fast path: fan-out sums and undoing
+    broadcasting in numpy, gradients written over upstream arrays nothing else holds);
+    ``create_graph=True`` records every backward op, the sums and the reductions.
+    """
+    order = topological_order(*roots)
+    targets = None if inputs is None else {id(t) for t in inputs}
+    relevant = None if targets is None else _relevant(order, targets)
     for tensor in order:
-        if tensor._ctx is not None and tensor._ctx.released:
+        node = tensor._ctx
+        if node is not None and node.released and (relevant is None or id(tensor) in relevant):
             raise RuntimeError(
                 "backward through a graph whose saved arrays were already freed: pass "
                 "retain_graph=True to the first backward() to run backward twice"
             )
-    pending: dict[int, np.ndarray] = {id(root): grad}
-    writable: set[int] = set()  # tensors whose pending gradient nothing else holds
+    walk = _walk_recording if create_graph else _walk_arrays
     hooks = anomaly_hooks.get()
+    token = _grad_enabled.set(create_graph)
+    # Anomaly mode checks each op's backward as a whole (after_backward), not the ops its
+    # backward is made of: the hooks are off for them.
+    hooks_token = anomaly_hooks.set(None) if hooks is not None else None
+    try:
+        return walk(
+            roots, grads, order, targets, relevant, retain_graph, collect, retain_grads, hooks
+        )
+    finally:
+        _grad_enabled.reset(token)
+        if hooks_token is not None:
+            anomaly_hooks.reset(hooks_token)
+
+
+def _walk_arrays(
+    roots: Sequence[Tensor],
+    grads: Sequence[Any],
+    order: list[Tensor],
+    targets: set[int] | None,
+    relevant: set[int] | None,
+    retain_graph: bool,
+    collect: bool,
+    retain_grads: bool,
+    hooks: Any,
+) -> dict[int, Tensor]:
+    """The first-order walk on arrays, recording off (see :func:`gradient_walk`)."""
+    pending: dict[int, np.ndarray] = {}
+    for root, g in zip(roots, grads, strict=True):
+        g = g.data if isinstance(g, Tensor) else g
+        previous = pending.get(id(root))
+        pending[id(root)] = g if previous is None else np.asarray(previous + g)
+    writable: set[int] = set()  # tensors whose pending gradient nothing else holds
+    collected: dict[int, Tensor] = {}
     for tensor in reversed(order):
         upstream = pending.pop(id(tensor), None)
         if upstream is None:
             continue
         node = tensor._ctx
-        if node is None or retain_grads or tensor._retains_grad:
-            _accumulate(tensor, upstream)  # a copy
+        captured = False
+        if targets is None:
+            if node is None or retain_grads or tensor._retains_grad:
+                _accumulate(tensor, upstream)  # a copy
+        elif id(tensor) in targets:
+            captured = True
+            if collect:
+                collected[id(tensor)] = Tensor._from_op(np.array(upstream, copy=True), None)
+            else:
+                _accumulate(tensor, upstream)
         if node is None:
             continue
         # (Anomaly mode reports the upstream gradient after backward: keep it intact.)
-        node.upstream_writable = id(tensor) in writable and hooks is None
-        input_grads = node.backward(upstream)
+        node.upstream_writable = id(tensor) in writable and hooks is None and not captured
+        if not node.differentiable_backward:  # TRANSITION: the old contract, numpy in and out
+            input_grads = node.backward(upstream)
+        else:  # (_backward_arrays inlined: this loop is the engine's cost per op)
+            if node.uses_output:
+                node.output = tensor
+            try:
+                raw = node.backward(Tensor._from_op(upstream, None))
+            finally:
+                node.output = None
+            input_grads = (
+                tuple([g if g is None or type(g) is not Tensor else g.data for g in raw])
+                if type(raw) is tuple
+                else raw
+            )
         if not isinstance(input_grads, tuple) or len(input_grads) != len(node.inputs):
             raise TypeError(
                 f"{node.name}.backward must return a tuple of {len(node.inputs)} gradients, "
@@ -364,7 +568,7 @@ def backward_pass(
             hooks.after_backward(node, upstream, input_grads)
         summed: list[tuple[int, ...]] = []
         for parent, needed, g in zip(node.inputs, node.needs_input_grad, input_grads, strict=True):
-            if not needed or g is None:
+            if not needed or g is None or (relevant is not None and id(parent) not in relevant):
                 summed.append(())
                 continue
             if type(g) is not np.ndarray:
@@ -374,10 +578,7 @@ def backward_pass(
                 g, axes = unbroadcast(g, parent.data.shape)
             summed.append(axes)
             if g.dtype != parent.data.dtype:
-                raise TypeError(
-                    f"{node.name}.backward returned a {g.dtype} gradient for a "
-                    f"{parent.data.dtype} input of shape {parent.shape}"
-                )
+                raise TypeError(_dtype_message(node, g.dtype, parent))
             previous = pending.get(id(parent))
             if previous is None:
                 pending[id(parent)] = g
@@ -389,6 +590,96 @@ def backward_pass(
         node.summed_axes = tuple(summed)
         if not retain_graph:
             node.release()
+    return collected
+
+
+def _walk_recording(
+    roots: Sequence[Tensor],
+    grads: Sequence[Any],
+    order: list[Tensor],
+    targets: set[int] | None,
+    relevant: set[int] | None,
+    retain_graph: bool,
+    collect: bool,
+    retain_grads: bool,
+    hooks: Any,
+) -> dict[int, Tensor]:
+    """The walk that records every backward op (``create_graph=True``, see
+    :func:`gradient_walk`): gradients are Tensors, fan-out sums are recorded adds and
+    undoing broadcasting a recorded ``sum`` and ``reshape``."""
+    pending: dict[int, Tensor] = {}
+    for root, g in zip(roots, grads, strict=True):
+        g = g if isinstance(g, Tensor) else Tensor._from_op(g, None)
+        previous = pending.get(id(root))
+        pending[id(root)] = g if previous is None else previous + g
+    collected: dict[int, Tensor] = {}
+    for tensor in reversed(order):
+        upstream = pending.pop(id(tensor), None)
+        if upstream is None:
+            continue
+        node = tensor._ctx
+        if targets is None:
+            if node is None or retain_grads or tensor._retains_grad:
+                _accumulate_recorded(tensor, upstream)
+        elif id(tensor) in targets:
+            if collect:
+                collected[id(tensor)] = upstream
+            else:
+                _accumulate_recorded(tensor, upstream)
+        if node is None:
+            continue
+        node.upstream_writable = False
+        if node.differentiable_backward:
+            if node.uses_output:
+                node.output = tensor
+            try:
+                input_grads = node.backward(upstream)
+            finally:
+                node.output = None
+        else:
+            input_grads = _old_style_backward(node, upstream)  # raises: recording is on
+        if not isinstance(input_grads, tuple) or len(input_grads) != len(node.inputs):
+            raise TypeError(
+                f"{node.name}.backward must return a tuple of {len(node.inputs)} gradients, "
+                f"got {type(input_grads).__name__}"
+            )
+        if hooks is not None:
+            hooks.after_backward(node, upstream, input_grads)
+        summed: list[tuple[int, ...]] = []
+        for parent, needed, g in zip(node.inputs, node.needs_input_grad, input_grads, strict=True):
+            if not needed or g is None or (relevant is not None and id(parent) not in relevant):
+                summed.append(())
+                continue
+            if type(g) is not Tensor:
+                raise TypeError(
+                    f"{node.name}.backward must return Tensors (or None), got {type(g).__name__}"
+                )
+            axes: tuple[int, ...] = ()
+            if g.shape != parent.data.shape:
+                axes = broadcast_axes(parent.data.shape, g.shape)
+                if axes is None:
+                    raise ValueError(
+                        f"gradient of shape {g.shape} cannot be reduced to shape {parent.shape}"
+                    )
+                if axes:
+                    g = g.sum(dim=axes, keepdim=True)
+                g = g.reshape(parent.data.shape)
+            summed.append(axes)
+            if g.dtype != parent.data.dtype:
+                raise TypeError(_dtype_message(node, g.dtype, parent))
+            previous = pending.get(id(parent))
+            pending[id(parent)] = g if previous is None else previous + g
+        node.summed_axes = tuple(summed)
+        if not retain_graph:
+            node.release()
+    return collected
+
+
+def _dtype_message(node: Function, dtype: np.dtype, parent: Tensor) -> str:
+    return (
+        f"{node.name}.backward returned a {dtype} gradient for a {parent.data.dtype} input of "
+        f"shape {parent.shape}"
+    )
 
 
 from tinygrad_cnn.tensor import Tensor  # noqa: E402  (Tensor's methods apply Functions: a cycle)

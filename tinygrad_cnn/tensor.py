@@ -219,19 +219,31 @@ class Tensor:
     # ----------------------------------------------------------------- autograd
     def backward(
         self,
-        grad: Any = None,
-        retain_graph: bool = False,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
         retain_grads: bool = False,
     ) -> None:
         """Compute the gradient of this tensor with respect to every tensor that led to it.
 
+        As ``torch.Tensor.backward``.
+
         Parameters
         ----------
-        grad : array_like, optional
+        gradient : Tensor or array_like, optional
             The upstream gradient, shape ``self.shape``. Required unless this tensor is a
             scalar (then it is 1).
-        retain_graph : bool, default False
-            Keep the arrays ops saved for backward, so ``backward`` can run again.
+        retain_graph : bool, optional
+            Keep the arrays ops saved for backward, so ``backward`` can run again. Defaults
+            to ``create_graph``.
+        create_graph : bool, default False
+            Record the backward pass, so each ``.grad`` carries a graph and can be
+            differentiated again (Hessian-vector products, gradient penalties;
+            docs/higher-order.md).
+        inputs : Tensor or sequence of Tensor, optional
+            Accumulate only into these tensors' ``.grad`` (leaves or not), and run only the
+            ops between them and this tensor. Default: every leaf.
         retain_grads : bool, default False
             Also store ``.grad`` on intermediate tensors (leaves always get one), e.g. to
             draw gradient statistics with ``draw(..., values=True)``.
@@ -241,28 +253,18 @@ class Tensor:
                 "backward(): this tensor does not require grad; create its inputs with "
                 "requires_grad=True (and outside no_grad())"
             )
-        if grad is None:
-            if self.numel() != 1:
-                raise RuntimeError(
-                    f"backward(): output of shape {self.shape} is not a scalar; pass the "
-                    f"upstream gradient, e.g. backward(np.ones({self.shape}))"
-                )
-            upstream = np.ones(self.shape, dtype=self.dtype)
-        else:
-            if isinstance(grad, Tensor):
-                grad = grad.data
-            try:
-                upstream = np.asarray(grad, dtype=self.dtype)
-            except (TypeError, ValueError):
-                raise TypeError(
-                    f"backward(): the upstream gradient must be numbers, got {type(grad).__name__}"
-                ) from None
-            if upstream.shape != self.shape:
-                raise ValueError(
-                    f"backward(): upstream gradient has shape {upstream.shape}, expected the "
-                    f"output's shape {self.shape}"
-                )
-        backward_pass(self, upstream, retain_graph=retain_graph, retain_grads=retain_grads)
+        upstream = upstream_gradient("backward()", self, gradient, create_graph)
+        targets = None if inputs is None else tensor_sequence("backward()", "inputs", inputs)
+        if targets is not None and not targets:
+            raise RuntimeError("backward(): inputs= was given an empty sequence")
+        backward_pass(
+            self,
+            upstream,
+            retain_graph=create_graph if retain_graph is None else bool(retain_graph),
+            retain_grads=retain_grads,
+            create_graph=bool(create_graph),
+            inputs=targets,
+        )
 
     def retain_grad(self) -> Tensor:
         """Keep this intermediate tensor's ``.grad`` after ``backward()``; returns self."""
@@ -1108,6 +1110,61 @@ def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray):
         return tuple(shape[0])
     return tuple(shape)
+
+
+def upstream_gradient(who: str, output: Tensor, gradient: Any, keep_tensor: bool) -> Any:
+    """The upstream gradient of ``output`` for a backward pass: ``gradient`` checked.
+
+    None gives ones for a one-element ``output`` (an error otherwise). A Tensor is kept as
+    it is (with its graph) when ``keep_tensor`` (``create_graph=True``); anything else
+    becomes an array of ``output``'s dtype and shape.
+
+    Raises
+    ------
+    RuntimeError
+        ``gradient`` is None and ``output`` has more than one element.
+    TypeError, ValueError
+        ``gradient`` is not numbers, or not of ``output``'s shape.
+    """
+    if gradient is None:
+        if output.numel() != 1:
+            raise RuntimeError(
+                f"{who}: output of shape {output.shape} is not a scalar; pass the upstream "
+                f"gradient, e.g. backward(np.ones({output.shape}))"
+            )
+        return np.ones(output.shape, dtype=output.dtype)
+    if isinstance(gradient, Tensor):
+        if keep_tensor and gradient.dtype == output.dtype and gradient.shape == output.shape:
+            return gradient
+        gradient = gradient.data
+    try:
+        upstream = np.asarray(gradient, dtype=output.dtype)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{who}: the upstream gradient must be numbers, got {type(gradient).__name__}"
+        ) from None
+    if upstream.shape != output.shape:
+        raise ValueError(
+            f"{who}: upstream gradient has shape {upstream.shape}, expected the output's "
+            f"shape {output.shape}"
+        )
+    return upstream
+
+
+def tensor_sequence(who: str, what: str, value: Any) -> list[Tensor]:
+    """``value`` (a Tensor or a sequence of Tensors) as a list, or a TypeError naming it."""
+    items = [value] if isinstance(value, Tensor) else value
+    if not isinstance(items, Sequence) or isinstance(items, str | bytes):
+        raise TypeError(
+            f"{who}: {what} must be a Tensor or a sequence of Tensors, got {type(value).__name__}"
+        )
+    items = list(items)
+    for position, item in enumerate(items):
+        if not isinstance(item, Tensor):
+            raise TypeError(
+                f"{who}: {what}[{position}] must be a Tensor, got {type(item).__name__}"
+            )
+    return items
 
 
 # Imported last: the ops and the engine build Tensors, so Tensor must exist first.

@@ -23,12 +23,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinygrad_cnn.array_stats import summarize
 from tinygrad_cnn.function import anomaly_hooks
+from tinygrad_cnn.tensor import Tensor
 
 if TYPE_CHECKING:
     from tinygrad_cnn.function import Function
@@ -183,10 +184,14 @@ class _AnomalyHooks:
             ]
             raise AnomalyError("\n".join(lines), op=node, phase="forward", call_site=site)
 
-    def after_backward(
-        self, node: Function, upstream: np.ndarray, grads: Sequence[np.ndarray | None]
-    ) -> None:
-        bad = [i for i, g in enumerate(grads) if g is not None and not _is_finite(np.asarray(g))]
+    def after_backward(self, node: Function, upstream: Any, grads: Sequence[Any]) -> None:
+        """Raise when a gradient ``node``'s backward returned is not finite.
+
+        ``upstream`` and ``grads`` are arrays (first-order walk) or Tensors (``create_graph``).
+        """
+        upstream = _values(upstream)
+        grads = [None if g is None else _values(g) for g in grads]
+        bad = [i for i, g in enumerate(grads) if g is not None and not _is_finite(g)]
         if not bad:
             return
         site = getattr(node, "__dict__", {}).get(_CALL_SITE_KEY)
@@ -206,6 +211,11 @@ class _AnomalyHooks:
         raise AnomalyError(
             "\n".join(lines), op=node, phase="backward", call_site=site, input_index=first
         )
+
+
+def _values(value: Any) -> np.ndarray:
+    """The array of a gradient: a Tensor's ``data``, or the value as an array."""
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
 
 
 def is_anomaly_enabled() -> bool:

@@ -65,7 +65,13 @@ from tinygrad_cnn.debug.numerical import (
     unit_direction,
     validate_options,
 )
-from tinygrad_cnn.function import Function, anomaly_hooks, topological_order, unbroadcast
+from tinygrad_cnn.function import (
+    Function,
+    anomaly_hooks,
+    call_backward,
+    topological_order,
+    unbroadcast,
+)
 from tinygrad_cnn.tensor import Tensor
 
 #: Inputs with at most this many elements are checked element by element by default.
@@ -254,7 +260,7 @@ class _OpAtPoint:
         if out._ctx is None:
             self.problem = (None, "no input requires grad")
             return
-        raw = out._ctx.backward(self.v.astype(out.dtype, copy=True))
+        raw = call_backward(out._ctx, out, self.v.astype(out.dtype, copy=True))
         self.problem = _contract_problem(raw, arrays)
         if self.problem is None:
             self.grads = [

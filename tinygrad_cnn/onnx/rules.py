@@ -28,7 +28,11 @@ INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 
 # Registered ops with no ONNX counterpart, each with the reason (shown by export's error).
-NOT_EXPORTABLE: dict[str, str] = {}
+NOT_EXPORTABLE: dict[str, str] = {
+    "threshold_backward": "a backward op (ReLU's gradient routing); an export is a forward graph",
+    "cross_entropy_backward": "a backward op (cross_entropy's gradient); an export is a "
+    "forward graph",
+}
 
 
 class OnnxExportError(ValueError):

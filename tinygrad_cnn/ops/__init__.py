@@ -42,6 +42,7 @@ from tinygrad_cnn.ops.elementwise import (
     Sqrt,
     Sub,
     Tanh,
+    ThresholdBackward,
     round,
     sign,
 )
@@ -63,6 +64,7 @@ from tinygrad_cnn.ops.inplace import (
 )
 from tinygrad_cnn.ops.loss import (
     CrossEntropy,
+    CrossEntropyBackward,
     LogSoftmax,
     Softmax,
     cross_entropy,
@@ -139,6 +141,7 @@ __all__ = [
     "sign", "softmax", "sort", "split", "squeeze", "stack", "sum", "t", "topk", "transpose",
     "unbind", "unsqueeze", "view", "where", "wrap_dim",
 ]  # fmt: skip
+__all__ += ["CrossEntropyBackward", "ThresholdBackward"]  # kernels of backward passes
 __all__ += [  # in place (ops/inplace.py)
     "AddInPlace", "ClampInPlace", "CopyInPlace", "DivInPlace", "MulInPlace", "SubInPlace",
     "add_", "clamp_", "copy_", "div_", "fill_", "mul_", "sub_", "zero_",

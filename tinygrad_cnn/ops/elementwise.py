@@ -2,7 +2,8 @@
 
 Each ``backward`` returns gradients in the broadcast (output) shape; the engine sums them back
 to each input's shape. ``a`` and ``b`` name the inputs, ``out`` the output, ``g`` the upstream
-gradient.
+gradient. Backward is written with Tensor ops on ``g``, the inputs (``self.inputs``) and the
+output (``self.output``), so it can be differentiated again (docs/higher-order.md).
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.tensor import Tensor
 
 
 class _Binary(Function, register=False):
     """Shared input check of the two-input elementwise ops."""
+
+    differentiable_backward = True
 
     def check(self, a: np.ndarray, b: np.ndarray) -> None:
         """Raise ValueError when ``a`` and ``b`` cannot be broadcast together."""
@@ -36,7 +40,7 @@ class Add(_Binary):
         self.check(a, b)
         return a + b
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor, Tensor]:
         return g, g
 
 
@@ -53,7 +57,7 @@ class Sub(_Binary):
                 f"the tensors first, e.g. .astype(np.float32)"
             ) from None
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def backward(self, g: Tensor) -> tuple[Tensor, Tensor | None]:
         return g, (-g if self.needs_input_grad[1] else None)
 
 
@@ -62,12 +66,12 @@ class Mul(_Binary):
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.check(a, b)
-        self.a, self.b = a, b
         return a * b
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def backward(self, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         need_a, need_b = self.needs_input_grad
-        return (g * self.b if need_a else None), (g * self.a if need_b else None)
+        a, b = self.inputs  # (Mul.apply: the operands share a dtype; skips g * b's checks)
+        return (Mul.apply(g, b) if need_a else None), (Mul.apply(g, a) if need_b else None)
 
 
 class Div(_Binary):
@@ -75,13 +79,13 @@ class Div(_Binary):
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.check(a, b)
-        self.a, self.b = a, b
         return a / b
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def backward(self, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         need_a, need_b = self.needs_input_grad
-        grad_a = g / self.b if need_a else None
-        grad_b = -g * ((self.a / self.b) / self.b) if need_b else None
+        a, b = self.inputs
+        grad_a = g / b if need_a else None
+        grad_b = -g * ((a / b) / b) if need_b else None
         return grad_a, grad_b
 
 
@@ -92,20 +96,20 @@ class Pow(_Binary):
     is 0 * inf); d/db is 0 where a == 0 and b >= 0 (where out log(a) is 0 * -inf or 1 * -inf).
     """
 
+    uses_output = True
+
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.check(a, b)
-        self.a, self.b = a, b
-        self.out = a**b
-        return self.out
+        return a**b
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def backward(self, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         need_a, need_b = self.needs_input_grad
-        a, b = self.a, self.b
+        a, b = self.inputs
         grad_a = grad_b = None
         if need_a:
-            grad_a = np.where(b == 0, 0, g * (b * a ** (b - 1)))
+            grad_a = (g * (b * a ** (b - 1))).where(b != 0, 0)
         if need_b:
-            grad_b = g * np.where((a == 0) & (b >= 0), 0, self.out * np.log(a))
+            grad_b = g * (self.output * a.log()).where(~((a == 0) & (b >= 0)), 0)
         return grad_a, grad_b
 
 
@@ -117,16 +121,21 @@ class PowScalar(Function):
     """
 
     name = "pow_scalar"
+    differentiable_backward = True
 
     def forward(self, a: np.ndarray, *, exponent: float) -> np.ndarray:
-        self.a = a
         return _power(a, exponent)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         exponent = self.attrs["exponent"]
         if exponent == 0:
-            return (np.zeros_like(g),)
-        return (g * (exponent * _power(self.a, exponent - 1)),)
+            return (_zeros_like(g),)
+        return (g * (exponent * self.inputs[0] ** (exponent - 1)),)
+
+
+def _zeros_like(g: Tensor) -> Tensor:
+    """A constant gradient of zeros (of an op whose derivative is 0 everywhere)."""
+    return Tensor._from_op(np.zeros_like(g.data), None)
 
 
 def _power(a: np.ndarray, exponent: float) -> np.ndarray:
@@ -145,11 +154,11 @@ class Maximum(_Binary):
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.check(a, b)
-        self.a, self.b = a, b
         return np.maximum(a, b)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _tie_split(g, self.a, self.b, self.a < self.b, self.a > self.b)
+    def backward(self, g: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = self.inputs
+        return _tie_split(g, a, b, a < b, a > b)
 
 
 class Minimum(_Binary):
@@ -158,24 +167,26 @@ class Minimum(_Binary):
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.check(a, b)
-        self.a, self.b = a, b
         return np.minimum(a, b)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _tie_split(g, self.a, self.b, self.a > self.b, self.a < self.b)
+    def backward(self, g: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = self.inputs
+        return _tie_split(g, a, b, a > b, a < b)
 
 
 def _tie_split(
-    g: np.ndarray, a: np.ndarray, b: np.ndarray, a_loses: np.ndarray, b_loses: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+    g: Tensor, a: Tensor, b: Tensor, a_loses: Tensor, b_loses: Tensor
+) -> tuple[Tensor, Tensor]:
     """PyTorch's maximum/minimum gradients: ``g / 2`` to both at a tie, ``g`` to the winner,
     0 (even where ``g`` is NaN) to the loser; with a NaN neither loses, so both get ``g``."""
-    shared = np.where(a == b, g / 2, g)
-    return np.where(a_loses, 0, shared), np.where(b_loses, 0, shared)
+    shared = (g / 2).where(a == b, g)
+    return shared.where(~a_loses, 0), shared.where(~b_loses, 0)
 
 
 class Neg(Function):
     """out = -a."""
+
+    differentiable_backward = True
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         try:
@@ -186,41 +197,46 @@ class Neg(Function):
                 f"e.g. .astype(np.float32)"
             ) from None
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (-g,)
 
 
 class Exp(Function):
     """out = e**a; d/da = out."""
 
-    def forward(self, a: np.ndarray) -> np.ndarray:
-        self.out = np.exp(a)
-        return self.out
+    differentiable_backward = True
+    uses_output = True
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (g * self.out,)
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.exp(a)
+
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (g * self.output,)
 
 
 class Log(Function):
     """out = ln(a); d/da = 1 / a. Non-positive inputs give NaN/-inf, as in numpy."""
 
+    differentiable_backward = True
+
     def forward(self, a: np.ndarray) -> np.ndarray:
-        self.a = a
         return np.log(a)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (g / self.a,)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (g / self.inputs[0],)
 
 
 class Sqrt(Function):
     """out = sqrt(a); d/da = 1 / (2 out)."""
 
-    def forward(self, a: np.ndarray) -> np.ndarray:
-        self.out = np.sqrt(a)
-        return self.out
+    differentiable_backward = True
+    uses_output = True
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (g / (2 * self.out),)
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.sqrt(a)
+
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (g / (2 * self.output),)
 
 
 class Relu(Function):
@@ -233,17 +249,41 @@ class Relu(Function):
     """
 
     new_gradients = True
+    differentiable_backward = True
 
     def forward(self, a: np.ndarray, *, inplace: bool = False) -> np.ndarray:
         out = _maximum_with_zero(a, in_place=inplace)
         self.positive = out != 0  # a > 0, or NaN (as PyTorch); see docs/performance.md
         return out
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        mask = Tensor._from_op(self.positive, None)
         # Over g when the engine allows it: g is then usually a pool's fresh gradient, still
         # in cache, where a new array would be written to memory that is not (the gain in
         # training: docs/performance.md).
-        return (np.multiply(g, self.positive, out=g if self.upstream_writable else None),)
+        if self.upstream_writable:
+            return (ThresholdBackward.apply(g, mask, inplace=True),)
+        return (ThresholdBackward.apply(g, mask),)
+
+
+class ThresholdBackward(Function):
+    """out = g where ``mask`` else 0: ReLU's gradient routing, an op so that it is recorded.
+
+    ``mask`` (bool, not differentiable) is where the ReLU's output is not 0. The op is linear
+    in ``g``, so its own gradient is the same routing of the upstream gradient. With
+    ``inplace=True`` (when the engine allows ReLU's backward to write over ``g``) the result
+    is written over ``g``.
+    """
+
+    name = "threshold_backward"
+    new_gradients = True
+    differentiable_backward = True
+
+    def forward(self, g: np.ndarray, mask: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return np.multiply(g, mask, out=g if inplace else None)
+
+    def backward(self, grad: Tensor) -> tuple[Tensor, None]:
+        return ThresholdBackward.apply(grad, self.inputs[1]), None
 
 
 def _maximum_with_zero(a: np.ndarray, in_place: bool = False) -> np.ndarray:
@@ -271,47 +311,55 @@ def _maximum_with_zero(a: np.ndarray, in_place: bool = False) -> np.ndarray:
 class Tanh(Function):
     """out = tanh(a); d/da = 1 - out**2."""
 
-    def forward(self, a: np.ndarray) -> np.ndarray:
-        self.out = np.tanh(a)
-        return self.out
+    differentiable_backward = True
+    uses_output = True
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (g * (1 - self.out * self.out),)
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return np.tanh(a)
+
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        out = self.output
+        return (g * (1 - out * out),)
 
 
 class Sigmoid(Function):
     """out = 1 / (1 + e**-a), computed without overflow; d/da = (1 - out) out."""
 
+    differentiable_backward = True
+    uses_output = True
+
     def forward(self, a: np.ndarray) -> np.ndarray:
         # exp of a non-positive number never overflows: use e**a / (1 + e**a) for a < 0.
         e = np.exp(-np.abs(a))
-        self.out = np.where(a >= 0, 1 / (1 + e), e / (1 + e))
-        return self.out
+        return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (g * (1 - self.out) * self.out,)  # PyTorch's order of the products
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        out = self.output
+        return (g * (1 - out) * out,)  # PyTorch's order of the products
 
 
 class Abs(Function):
     """out = |a|; d/da = sign(a) (0 at a == 0, and at NaN as in PyTorch)."""
 
+    differentiable_backward = True
+
     def forward(self, a: np.ndarray) -> np.ndarray:
-        self.sign = np.where(np.isnan(a), 0, np.sign(a)) if a.dtype.kind == "f" else np.sign(a)
         return np.abs(a)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (g * self.sign,)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (g * Sign.apply(self.inputs[0]),)  # sign is 0 at 0 and at NaN
 
 
 class Cast(Function):
     """out = a converted to ``dtype``; the gradient is converted back to a's dtype."""
 
+    differentiable_backward = True
+
     def forward(self, a: np.ndarray, *, dtype: Any) -> np.ndarray:
-        self.input_dtype = a.dtype
         return a.astype(dtype)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (g.astype(self.input_dtype),)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (Cast.apply(g, dtype=self.inputs[0].dtype),)
 
 
 class Sign(Function):
@@ -320,13 +368,15 @@ class Sign(Function):
     Bool tensors are their own sign.
     """
 
+    differentiable_backward = True
+
     def forward(self, a: np.ndarray) -> np.ndarray:
         if a.dtype == np.bool_:
             return a.copy()
         return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (np.zeros_like(g),)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (_zeros_like(g),)
 
 
 class Round(Function):
@@ -335,11 +385,13 @@ class Round(Function):
     Integer tensors round to themselves (``decimals=0`` only, as in PyTorch).
     """
 
+    differentiable_backward = True
+
     def forward(self, a: np.ndarray, *, decimals: int = 0) -> np.ndarray:
         return np.round(a, decimals)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (np.zeros_like(g),)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (_zeros_like(g),)
 
 
 def round(input: Any, decimals: int = 0) -> Any:  # PyTorch's name (shadows the builtin here)

@@ -21,43 +21,46 @@ def _log_softmax(x: np.ndarray, axis: int | None) -> np.ndarray:
 
 
 class LogSoftmax(Function):
-    """out = x - logsumexp(x); d/dx: g - softmax(x) * sum(g)."""
+    """out = x - logsumexp(x); d/dx: g - softmax(x) * sum(g), with softmax(x) = e**out."""
 
     name = "log_softmax"
+    differentiable_backward = True
+    uses_output = True
 
     def forward(self, x: np.ndarray, *, axis: int | None) -> np.ndarray:
-        self.out = _log_softmax(x, axis)
-        return self.out
+        return _log_softmax(x, axis)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         axis = self.attrs["axis"]
-        return (g - np.exp(self.out) * g.sum(axis=axis, keepdims=True),)
+        return (g - self.output.exp() * g.sum(axis, keepdim=True),)
 
 
 class Softmax(Function):
     """out = exp(x) / sum(exp(x)); d/dx: out * (g - sum(g * out))."""
 
-    def forward(self, x: np.ndarray, *, axis: int | None) -> np.ndarray:
-        self.out = np.exp(_log_softmax(x, axis))
-        return self.out
+    differentiable_backward = True
+    uses_output = True
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        out, axis = self.out, self.attrs["axis"]
-        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+    def forward(self, x: np.ndarray, *, axis: int | None) -> np.ndarray:
+        return np.exp(_log_softmax(x, axis))
+
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        out, axis = self.output, self.attrs["axis"]
+        return (out * (g - (g * out).sum(axis, keepdim=True)),)
 
 
 class CrossEntropy(Function):
     """loss[n] = -log softmax(logits[n])[labels[n]], reduced by ``reduction``.
 
-    d loss[n] / d logits[n] = softmax(logits[n]) - onehot(labels[n]); the labels get no
-    gradient.
+    d loss[n] / d logits[n] = softmax(logits[n]) - onehot(labels[n]) (the op
+    :class:`CrossEntropyBackward`); the labels get no gradient.
     """
 
     name = "cross_entropy"
+    differentiable_backward = True
 
     def forward(self, logits: np.ndarray, labels: np.ndarray, *, reduction: str) -> np.ndarray:
         log_probs = _log_softmax(logits, axis=1)
-        self.log_probs, self.labels = log_probs, labels
         losses = -log_probs[np.arange(len(labels)), labels]
         if reduction == "mean":
             return np.asarray(losses.mean())
@@ -65,18 +68,64 @@ class CrossEntropy(Function):
             return np.asarray(losses.sum())
         return losses
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray, None]:
-        n = len(self.labels)
-        grad = np.exp(self.log_probs)
-        grad[np.arange(n), self.labels] -= 1
-        reduction = self.attrs["reduction"]
+    def backward(self, g: Tensor) -> tuple[Tensor, None]:
+        logits, labels = self.inputs
+        return CrossEntropyBackward.apply(logits, labels, g, **self.attrs), None
+
+
+class CrossEntropyBackward(Function):
+    """out = (softmax(logits) - onehot(labels)) * w: the gradient of ``cross_entropy``.
+
+    ``w`` is the upstream gradient ``g`` of the loss spread over the rows: ``g / N`` for
+    ``reduction="mean"``, ``g`` for ``"sum"``, ``g[n]`` on row ``n`` for ``"none"``. One
+    fused numpy kernel forward; its own backward, for higher orders, is made of Tensor ops:
+    d/dlogits is softmax's backward applied to ``upstream * w``, d/dg the sum of
+    ``(softmax - onehot) * upstream`` (over each row for ``"none"``, divided by N for
+    ``"mean"``).
+
+    Inputs: logits (N, K), labels (N,) int64 (no gradient), g (shape of the loss).
+    """
+
+    name = "cross_entropy_backward"
+    new_gradients = True
+    differentiable_backward = True
+
+    def forward(
+        self, logits: np.ndarray, labels: np.ndarray, g: np.ndarray, *, reduction: str
+    ) -> np.ndarray:
+        n = len(labels)
+        grad = np.exp(_log_softmax(logits, axis=1))
+        grad[np.arange(n), labels] -= 1
         if reduction == "mean":
             grad *= g / n
         elif reduction == "sum":
             grad *= g
         else:
             grad *= g[:, None]
-        return grad, None
+        return grad
+
+    def backward(self, upstream: Tensor) -> tuple[Tensor | None, None, Tensor | None]:
+        logits, labels, g = self.inputs
+        need_logits, _, need_g = self.needs_input_grad
+        reduction = self.attrs["reduction"]
+        n = len(labels)
+        probs = Softmax.apply(logits, axis=1)
+        grad_logits = grad_g = None
+        if need_logits:
+            if reduction == "mean":
+                weights = g / n
+            else:
+                weights = g if reduction == "sum" else g.reshape(n, 1)
+            weighted = upstream * weights
+            grad_logits = probs * (weighted - (weighted * probs).sum(1, keepdim=True))
+        if need_g:
+            onehot = np.eye(logits.shape[1], dtype=logits.dtype)[labels.data]
+            per_row = ((probs - Tensor._from_op(onehot, None)) * upstream).sum(1)
+            if reduction == "none":
+                grad_g = per_row
+            else:
+                grad_g = per_row.sum() / n if reduction == "mean" else per_row.sum()
+        return grad_logits, None, grad_g
 
 
 def _softmax_dim(op: str, x: Tensor, dim: Any, axis: Any, dtype: Any) -> tuple[Tensor, int | None]:

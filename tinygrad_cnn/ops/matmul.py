@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.movement import Permute, Reshape
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -23,38 +24,44 @@ class Matmul(Function):
     """
 
     new_gradients = True
+    differentiable_backward = True
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        self.a, self.b = a, b
         return np.asarray(np.matmul(a, b))
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        a, b = self.a, self.b
+    def backward(self, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
         need_a, need_b = self.needs_input_grad
-        matrix_a = a[None, :] if a.ndim == 1 else a
-        matrix_b = b[:, None] if b.ndim == 1 else b
+        matrix_a = Reshape.apply(a, shape=(1, *a.shape)) if a.ndim == 1 else a
+        matrix_b = Reshape.apply(b, shape=(*b.shape, 1)) if b.ndim == 1 else b
         # Restore m's axis first: for vector @ vector g is 0-d and becomes (1, 1).
         if b.ndim == 1:
-            g = np.expand_dims(g, -1)
+            g = Reshape.apply(g, shape=(*g.shape, 1))
         if a.ndim == 1:
-            g = np.expand_dims(g, -2)
+            g = Reshape.apply(g, shape=(*g.shape[:-1], 1, g.shape[-1]))
         grad_a = grad_b = None
         two_d = g.ndim == matrix_a.ndim == matrix_b.ndim == 2  # no batch axes
         if need_a:
-            if two_d and _is_transposed(matrix_a):
-                grad_a = np.matmul(matrix_b, g.T).T
+            if two_d and _is_transposed(matrix_a.data):
+                grad_a = _swap(Matmul.apply(matrix_b, _swap(g)))
             else:
-                grad_a = np.matmul(g, np.swapaxes(matrix_b, -1, -2))
-            if a.ndim == 1:
-                grad_a = grad_a[..., 0, :]
+                grad_a = Matmul.apply(g, _swap(matrix_b))
+            if a.ndim == 1:  # drop the promoted m axis
+                grad_a = Reshape.apply(grad_a, shape=(*grad_a.shape[:-2], grad_a.shape[-1]))
         if need_b:
-            if two_d and _is_transposed(matrix_b):
-                grad_b = np.matmul(g.T, matrix_a).T
+            if two_d and _is_transposed(matrix_b.data):
+                grad_b = _swap(Matmul.apply(_swap(g), matrix_a))
             else:
-                grad_b = np.matmul(np.swapaxes(matrix_a, -1, -2), g)
-            if b.ndim == 1:
-                grad_b = grad_b[..., 0]
+                grad_b = Matmul.apply(_swap(matrix_a), g)
+            if b.ndim == 1:  # drop the promoted n axis
+                grad_b = Reshape.apply(grad_b, shape=grad_b.shape[:-1])
         return grad_a, grad_b
+
+
+def _swap(x: Tensor) -> Tensor:
+    """``x`` with its last two axes swapped (a view, recorded as a permute)."""
+    axes = (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2)
+    return Permute.apply(x, axes=axes)
 
 
 def _is_transposed(matrix: np.ndarray) -> bool:

@@ -22,33 +22,38 @@ from tinygrad_cnn.tensor import Tensor
 class Reshape(Function):
     """out = x viewed with ``shape``; the gradient is reshaped back."""
 
+    differentiable_backward = True
+
     def forward(self, x: np.ndarray, *, shape: tuple[int, ...]) -> np.ndarray:
-        self.input_shape = x.shape
         return x.reshape(shape)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (g.reshape(self.input_shape),)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (Reshape.apply(g, shape=self.inputs[0].shape),)
 
 
 class Permute(Function):
     """out = x with its axes reordered by ``axes``; the gradient gets the inverse order."""
 
+    differentiable_backward = True
+
     def forward(self, x: np.ndarray, *, axes: tuple[int, ...]) -> np.ndarray:
         return x.transpose(axes)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (g.transpose(np.argsort(self.attrs["axes"])),)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        inverse = tuple(int(i) for i in np.argsort(self.attrs["axes"]))
+        return (Permute.apply(g, axes=inverse),)
 
 
 class BroadcastTo(Function):
     """out = x broadcast to ``shape``; the engine sums the gradient back over new axes."""
 
     name = "broadcast_to"
+    differentiable_backward = True
 
     def forward(self, x: np.ndarray, *, shape: tuple[int, ...]) -> np.ndarray:
         return np.broadcast_to(x, shape)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (g,)
 
 
@@ -116,10 +121,12 @@ class Concatenate(Function):
 class Clone(Function):
     """out = a copy of x in new (C-contiguous) memory; the gradient passes through."""
 
+    differentiable_backward = True
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x.copy()
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (g,)
 
 

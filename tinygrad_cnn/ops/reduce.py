@@ -195,27 +195,31 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int,
 class Sum(Function):
     """out = sum of x over ``axis``; every input element gets the gradient of its sum."""
 
+    differentiable_backward = True
+
     def forward(self, x: np.ndarray, *, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
-        self.input_shape = x.shape
         return np.asarray(x.sum(axis=axis, keepdims=keepdims))
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        g = g.reshape(_keepdims_shape(self.input_shape, self.attrs["axis"]))
-        return (np.broadcast_to(g, self.input_shape),)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        shape = self.inputs[0].shape
+        g = g.reshape(_keepdims_shape(shape, self.attrs["axis"]))
+        return (g.broadcast_to(shape),)
 
 
 class Mean(Function):
     """out = mean of x over ``axis``; every input element gets the gradient / count."""
 
+    differentiable_backward = True
+
     def forward(self, x: np.ndarray, *, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
-        self.input_shape = x.shape
         return np.asarray(x.mean(axis=axis, keepdims=keepdims))
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        shape = self.inputs[0].shape
         axes = self.attrs["axis"]
-        count = int(np.prod([self.input_shape[a] for a in axes]))
-        g = g.reshape(_keepdims_shape(self.input_shape, axes)) / max(count, 1)
-        return (np.broadcast_to(g, self.input_shape),)
+        count = int(np.prod([shape[a] for a in axes]))
+        g = g.reshape(_keepdims_shape(shape, axes)) / max(count, 1)
+        return (g.broadcast_to(shape),)
 
 
 class _Extremum(Function, register=False):

@@ -34,15 +34,17 @@ class ValuesIndices(NamedTuple):
 class Where(Function):
     """out = a where condition else b; d/da = g where condition, d/db = g elsewhere."""
 
+    differentiable_backward = True
+
     def forward(self, condition: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        self.condition = condition
         return np.where(condition, a, b)
 
-    def backward(self, g: np.ndarray) -> tuple[None, np.ndarray | None, np.ndarray | None]:
+    def backward(self, g: Tensor) -> tuple[None, Tensor | None, Tensor | None]:
+        condition = self.inputs[0]
         _, need_a, need_b = self.needs_input_grad
-        zero = g.dtype.type(0)
-        grad_a = np.where(self.condition, g, zero) if need_a else None
-        grad_b = np.where(self.condition, zero, g) if need_b else None
+        zero = Tensor._from_op(np.zeros((), dtype=g.dtype), None)
+        grad_a = Where.apply(condition, g, zero) if need_a else None
+        grad_b = Where.apply(condition, zero, g) if need_b else None
         return None, grad_a, grad_b
 
 
