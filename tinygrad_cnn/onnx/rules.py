@@ -28,7 +28,10 @@ INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 
 # Registered ops with no ONNX counterpart, each with the reason (shown by export's error).
-NOT_EXPORTABLE: dict[str, str] = {}
+NOT_EXPORTABLE: dict[str, str] = {
+    "getitem_backward": "a backward-only kernel (getitem's gradient), not part of a model",
+    "gather_backward": "a backward-only kernel (gather's gradient), not part of a model",
+}
 
 
 class OnnxExportError(ValueError):
