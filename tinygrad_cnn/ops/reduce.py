@@ -242,7 +242,10 @@ class _Extremum(Function, register=False):
         axes = self.attrs["axis"]
         share = self.winners / self.winners.sum(axis=axes, keepdims=True)
         g = g.reshape(_keepdims_shape(self.winners.shape, axes))
-        return (g * Tensor._from_op(share.astype(g.dtype, copy=False), None),)
+        if g.dtype == share.dtype:
+            return (g * Tensor._from_op(share, None),)
+        # (the share is float64: multiplied there and rounded once, as numpy would)
+        return ((g.astype(share.dtype) * Tensor._from_op(share, None)).astype(g.dtype),)
 
 
 def _drop_axes(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
