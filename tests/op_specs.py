@@ -271,6 +271,29 @@ def _torch_getitem(x: Any, *, index: Any) -> Any:
 
 
 @st.composite
+def _getitem_backward_case(draw: st.DrawFn) -> Case:
+    """A gradient of the shape ``x[index]`` has, for an x and index drawn as for getitem."""
+    x_case = draw(_getitem_case())
+    index, shape = x_case.kwargs["index"], x_case.inputs[0].shape
+    out_shape = Tensor(np.zeros(shape))[index].shape  # PyTorch's shape rules, as getitem
+    return Case((draw(arrays(out_shape)),), {"index": index, "shape": shape})
+
+
+def _getitem_backward(g: Tensor, *, index: Any, shape: Shape) -> Tensor:
+    from tinygrad_cnn.ops.movement import GetItemBackward, _normalize_index
+
+    return GetItemBackward.apply(g, index=_normalize_index(index), shape=shape)
+
+
+def _torch_getitem_backward(g: Any, *, index: Any, shape: Shape) -> Any:
+    """torch's own backward of ``x[index]`` at ``g``, kept differentiable in ``g``."""
+    torch = _torch()
+    x = torch.zeros(shape, dtype=g.dtype, requires_grad=True)
+    (grad,) = torch.autograd.grad(_torch_getitem(x, index=index), x, g, create_graph=True)
+    return grad
+
+
+@st.composite
 def _pad_case(draw: st.DrawFn) -> Case:
     """``pad_width`` as an int, one (before, after) pair, or one pair per axis."""
     shape = draw(shapes(min_dims=1, max_dims=3))
@@ -513,6 +536,26 @@ def _gather_case(draw: st.DrawFn) -> Case:
 
 
 @st.composite
+def _gather_backward_case(draw: st.DrawFn) -> Case:
+    """A gradient of ``index``'s shape, for an x shape and index drawn as for gather."""
+    x_case = draw(_gather_case())
+    x, index = x_case.inputs
+    g = draw(arrays(index.shape))
+    return Case((g, index), {"dim": x_case.kwargs["dim"], "shape": x.shape}, (True, False))
+
+
+def _gather_backward(g: Tensor, index: Tensor, *, dim: int, shape: Shape) -> Tensor:
+    from tinygrad_cnn.ops.select import GatherBackward
+
+    return GatherBackward.apply(g, index, dim=dim % len(shape), shape=shape)
+
+
+def _torch_gather_backward(g: Any, index: Any, *, dim: int, shape: Shape) -> Any:
+    torch = _torch()
+    return torch.zeros(shape, dtype=g.dtype).scatter_add(dim, index, g)
+
+
+@st.composite
 def _clamp_in_place_case(draw: st.DrawFn) -> Case:
     """Bounds at least 0.5 apart (one may be None), values kept 0.05 away from both."""
     x = draw(arrays(draw(shapes(max_dims=3)), min_value=-3.0, max_value=3.0))
@@ -657,6 +700,9 @@ def _specs() -> dict[str, OpSpec]:
             lambda x, index, *, dim: x.gather(dim, index),
             lambda x, index, *, dim: T().gather(x, dim, index),
         ),
+        OpSpec(
+            "gather_backward", _gather_backward_case(), _gather_backward, _torch_gather_backward
+        ),
         # reductions
         OpSpec(
             "sum",
@@ -702,6 +748,12 @@ def _specs() -> dict[str, OpSpec]:
             lambda x, *, shape: x.broadcast_to(shape),
         ),
         OpSpec("getitem", _getitem_case(), lambda x, *, index: x[index], _torch_getitem),
+        OpSpec(
+            "getitem_backward",
+            _getitem_backward_case(),
+            _getitem_backward,
+            _torch_getitem_backward,
+        ),
         OpSpec("pad", _pad_case(), lambda x, **kw: x.pad(**kw), _torch_pad),
         OpSpec("clone", any_values, lambda x: x.clone(), lambda x: x.clone()),
         OpSpec(

@@ -32,6 +32,8 @@ NOT_EXPORTABLE: dict[str, str] = {
     "threshold_backward": "a backward op (ReLU's gradient routing); an export is a forward graph",
     "cross_entropy_backward": "a backward op (cross_entropy's gradient); an export is a "
     "forward graph",
+    "getitem_backward": "a backward-only kernel (getitem's gradient), not part of a model",
+    "gather_backward": "a backward-only kernel (gather's gradient), not part of a model",
 }
 
 

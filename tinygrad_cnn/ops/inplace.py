@@ -19,9 +19,11 @@ Every refusal is a ``RuntimeError``, as in PyTorch, and leaves the tensor unchan
 
 The op classes (registered as ``add_``, ``sub_``, ``mul_``, ``div_``, ``copy_``, ``clamp_``)
 also run out of place (``inplace=False``, the result in a new array), as ``check_graph`` re-runs
-them. Their backward saves the old values it needs (``mul_``, ``div_``: the old ``self``, only
-when the operand needs a gradient) before overwriting them, and returns each gradient in its
-input's dtype.
+them. Their backward is made of Tensor ops (so it can be differentiated again). What it needs
+of the old values is taken before they are overwritten: ``mul_`` and ``div_`` keep the old
+``self`` (only when the operand needs a gradient) as a recorded ``clone`` of it, so a second
+derivative follows it back to what made it; ``clamp_`` keeps the mask of the elements inside
+the bounds, a constant of the derivative. Each gradient comes back in its input's dtype.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn.function import Function, apply_in_place
+from tinygrad_cnn.ops.elementwise import Cast, Mul
+from tinygrad_cnn.ops.movement import Clone
 from tinygrad_cnn.tensor import Tensor
 
 # PyTorch's names of the dtypes, for its error messages.
@@ -49,6 +53,7 @@ _SUB_BOOL = (
 class _InPlaceBinary(Function, register=False):
     """Shared forward of ``add_ sub_ mul_ div_``: ``out = a op b`` in ``a``'s dtype and shape."""
 
+    differentiable_backward = True
     ufunc: np.ufunc
 
     def run(self, a: np.ndarray, b: np.ndarray, inplace: bool, alpha: Any = 1) -> np.ndarray:
@@ -61,15 +66,27 @@ class _InPlaceBinary(Function, register=False):
         self.ufunc(a, b, out=out, casting="unsafe")
         return out
 
-    def saved_operand(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """``b`` in the dtype the op computes in, never sharing memory with ``a``."""
-        b = _as_compute_dtype(a, b)
-        return b.copy() if np.may_share_memory(a, b) else b
+    def operand(self, a: np.ndarray, b: np.ndarray, inplace: bool) -> Tensor:
+        """The operand ``b`` as a Tensor for backward: input 1 itself, or, when it shares
+        memory with ``a`` that is about to be overwritten (``y.mul_(y)``), a recorded copy of
+        it taken now (so its graph stays that of input 1)."""
+        operand = self.inputs[1]
+        return Clone.apply(operand) if inplace and np.may_share_memory(a, b) else operand
 
-    def in_input_dtypes(self, *grads: np.ndarray | None) -> tuple[np.ndarray | None, ...]:
+    def old_self(self, inplace: bool) -> Tensor:
+        """``self`` as it was, for backward: a recorded copy of input 0 taken before it is
+        overwritten (differentiable, so second order sees its dependence on what made it)."""
+        return Clone.apply(self.inputs[0]) if inplace else self.inputs[0]
+
+    def compute_dtype(self, t: Tensor) -> Tensor:
+        """``t`` (input 1, or its copy) in the dtype the op computes in (as ``run``)."""
+        dtype = _compute_dtype(self.inputs[0].data.dtype, t.data)
+        return t if t.data.dtype == dtype else Cast.apply(t, dtype=dtype)
+
+    def in_input_dtypes(self, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
         """Each gradient in the dtype of its input (the op may compute in a wider one)."""
         return tuple(
-            g if g is None or g.dtype == t.data.dtype else g.astype(t.data.dtype)
+            g if g is None or g.dtype == t.data.dtype else Cast.apply(g, dtype=t.data.dtype)
             for g, t in zip(grads, self.inputs, strict=True)
         )
 
@@ -85,7 +102,7 @@ class AddInPlace(_InPlaceBinary):
     ) -> np.ndarray:
         return self.run(a, b, inplace, alpha)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         alpha = self.attrs.get("alpha", 1)
         grad_b = (g * alpha if alpha != 1 else g) if self.needs_input_grad[1] else None
         return self.in_input_dtypes(g, grad_b)
@@ -102,7 +119,7 @@ class SubInPlace(_InPlaceBinary):
     ) -> np.ndarray:
         return self.run(a, b, inplace, alpha)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         alpha = self.attrs.get("alpha", 1)
         return self.in_input_dtypes(g, (g * -alpha if self.needs_input_grad[1] else None))
 
@@ -115,13 +132,15 @@ class MulInPlace(_InPlaceBinary):
 
     def forward(self, a: np.ndarray, b: np.ndarray, *, inplace: bool = False) -> np.ndarray:
         need_a, need_b = self.needs_input_grad
-        self.b = self.saved_operand(a, b) if need_a else None
-        self.a = (a.copy() if inplace else a) if need_b else None
+        self.b = self.operand(a, b, inplace) if need_a else None
+        self.a = self.old_self(inplace) if need_b else None
         return self.run(a, b, inplace)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         need_a, need_b = self.needs_input_grad
-        return self.in_input_dtypes(g * self.b if need_a else None, g * self.a if need_b else None)
+        grad_a = g * self.compute_dtype(self.b) if need_a else None
+        grad_b = g * self.a if need_b else None
+        return self.in_input_dtypes(grad_a, grad_b)
 
 
 class DivInPlace(_InPlaceBinary):
@@ -132,14 +151,15 @@ class DivInPlace(_InPlaceBinary):
 
     def forward(self, a: np.ndarray, b: np.ndarray, *, inplace: bool = False) -> np.ndarray:
         need_a, need_b = self.needs_input_grad
-        self.b = self.saved_operand(a, b) if need_a or need_b else None
-        self.a = (a.copy() if inplace else a) if need_b else None
+        self.b = self.operand(a, b, inplace) if need_a or need_b else None
+        self.a = self.old_self(inplace) if need_b else None
         return self.run(a, b, inplace)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         need_a, need_b = self.needs_input_grad
-        grad_a = g / self.b if need_a else None
-        grad_b = -g * (self.a / self.b) / self.b if need_b else None
+        b = self.compute_dtype(self.b)
+        grad_a = g / b if need_a else None
+        grad_b = -g * (self.a / b) / b if need_b else None
         return self.in_input_dtypes(grad_a, grad_b)
 
 
@@ -153,9 +173,10 @@ class CopyInPlace(_InPlaceBinary):
         np.copyto(out, src, casting="unsafe")  # any dtype to any dtype, as PyTorch's copy_
         return out
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
         need_a = self.needs_input_grad[0]
-        return self.in_input_dtypes(np.zeros_like(g) if need_a else None, g)
+        zeros = Tensor._from_op(np.zeros_like(g.data), None) if need_a else None
+        return self.in_input_dtypes(zeros, g)
 
 
 class ClampInPlace(Function):
@@ -163,12 +184,13 @@ class ClampInPlace(Function):
     ``min <= a <= max`` (bounds included, as PyTorch), else 0. NaN stays NaN (gradient 0)."""
 
     name = "clamp_"
+    differentiable_backward = True
 
     def forward(
         self, a: np.ndarray, *, min: Any = None, max: Any = None, inplace: bool = False
     ) -> np.ndarray:
         low, high = min, max
-        if self.needs_input_grad[0]:  # taken before a is overwritten
+        if self.needs_input_grad[0]:  # taken before a is overwritten: a constant mask
             inside = np.ones(a.shape, dtype=bool) if low is None else a >= low
             if high is not None:
                 inside &= a <= high
@@ -182,8 +204,8 @@ class ClampInPlace(Function):
             np.minimum(source, high, out=out)
         return out
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (g * self.inside,)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (Mul.apply(g, Tensor._from_op(self.inside.astype(g.dtype), None)),)
 
 
 # ---------------------------------------------------------------------- the methods
@@ -352,9 +374,16 @@ def _as_compute_dtype(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     promotes (float32 and float64 meet at float64), anything else takes ``a``'s dtype."""
     if b.dtype == a.dtype:
         return b
-    if b.ndim and _KIND_RANK[b.dtype.kind] == _KIND_RANK[a.dtype.kind]:
-        return b.astype(np.promote_types(a.dtype, b.dtype), copy=False)
-    return b.astype(a.dtype)
+    return b.astype(_compute_dtype(a.dtype, b), copy=False)
+
+
+def _compute_dtype(a_dtype: np.dtype, b: np.ndarray) -> np.dtype:
+    """The dtype of :func:`_as_compute_dtype`'s result for an ``a`` of ``a_dtype``."""
+    if b.dtype == a_dtype:
+        return a_dtype
+    if b.ndim and _KIND_RANK[b.dtype.kind] == _KIND_RANK[a_dtype.kind]:
+        return np.promote_types(a_dtype, b.dtype)
+    return a_dtype
 
 
 def _is_number(value: Any) -> bool:

@@ -63,13 +63,14 @@ class GetItem(Function):
     ``index`` is already normalized by :func:`getitem`. Without integer or boolean arrays
     (basic indexing) the output is numpy's ``x[index]``. With them, the index is applied in
     two steps as PyTorch does: first the ints, slices and ``None`` (arrays replaced by full
-    slices), then the arrays on what is left. Backward scatters the gradient into zeros;
-    repeated integer indices add up.
+    slices), then the arrays on what is left. Backward scatters the gradient into zeros
+    (:class:`GetItemBackward`); repeated integer indices add up.
     """
 
+    differentiable_backward = True
+
     def forward(self, x: np.ndarray, *, index: Any) -> np.ndarray:
-        self.input_shape, self.input_dtype = x.shape, x.dtype
-        self.steps = _index_steps(index)
+        self.steps = _index_steps(index)  # (read by the ONNX export rule too)
         basic, advanced = self.steps
         try:
             out = x[basic] if basic is not None else x
@@ -77,45 +78,77 @@ class GetItem(Function):
         except IndexError as error:
             raise IndexError(f"getitem: {error} (tensor of shape {x.shape})") from None
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        grad = np.zeros(self.input_shape, dtype=self.input_dtype)
-        basic, advanced = self.steps
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (GetItemBackward.apply(g, index=self.attrs["index"], shape=self.inputs[0].shape),)
+
+
+class GetItemBackward(Function):
+    """out = zeros of ``shape`` with g added at ``[index]``: the adjoint of :class:`GetItem`.
+
+    ``index`` is normalized as :func:`getitem` does, and ``g`` has the shape of
+    ``zeros(shape)[index]``. Where an integer array repeats a position, the g elements that
+    land there add up. Backward is ``getitem`` of the gradient at the same ``index``.
+    """
+
+    name = "getitem_backward"
+    differentiable_backward = True
+
+    def forward(self, g: np.ndarray, *, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+        out = np.zeros(shape, dtype=g.dtype)
+        basic, advanced = _index_steps(index)
         if advanced is None:
-            grad[basic] = g
-            return (grad,)
-        target = grad[basic] if basic is not None else grad  # a view: basic indexing
+            out[basic] = g
+            return out
+        target = out[basic] if basic is not None else out  # a view: basic indexing
         if all(p.dtype == bool for p in advanced if isinstance(p, np.ndarray)):
             target[advanced] = g  # masks select each element once
         else:
             np.add.at(target, advanced, g)
-        return (grad,)
+        return out
+
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (GetItem.apply(g, index=self.attrs["index"]),)
 
 
 class Pad(Function):
-    """out = x padded with ``value``, ``pad_width`` one (before, after) pair per axis."""
+    """out = x padded with ``value``, ``pad_width`` one (before, after) pair per axis.
+
+    Backward is the slice of the gradient without the padding (a ``getitem``).
+    """
+
+    differentiable_backward = True
 
     def forward(
         self, x: np.ndarray, *, pad_width: tuple[tuple[int, int], ...], value: float
     ) -> np.ndarray:
         return np.pad(x, pad_width, mode="constant", constant_values=value)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         inner = tuple(
             slice(before, g.shape[i] - after)
             for i, (before, after) in enumerate(self.attrs["pad_width"])
         )
-        return (g[inner],)
+        return (GetItem.apply(g, index=inner),)
 
 
 class Concatenate(Function):
-    """out = the inputs joined along ``axis``; the gradient is split back into pieces."""
+    """out = the inputs joined along ``axis``; each gets its slice of the gradient."""
+
+    differentiable_backward = True
 
     def forward(self, *xs: np.ndarray, axis: int) -> np.ndarray:
-        self.sizes = [x.shape[axis] for x in xs]
         return np.concatenate(xs, axis=axis)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray, ...]:
-        return tuple(np.split(g, np.cumsum(self.sizes)[:-1], axis=self.attrs["axis"]))
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
+        axis = self.attrs["axis"]
+        before = (slice(None),) * axis
+        grads: list[Tensor | None] = []
+        start = 0
+        for x, needed in zip(self.inputs, self.needs_input_grad, strict=True):
+            stop = start + x.shape[axis]
+            grads.append(GetItem.apply(g, index=(*before, slice(start, stop))) if needed else None)
+            start = stop
+        return tuple(grads)
 
 
 class Clone(Function):
@@ -133,12 +166,17 @@ class Clone(Function):
 class Stack(Function):
     """out = the inputs stacked along a new ``axis``; each gets its slice of the gradient."""
 
+    differentiable_backward = True
+
     def forward(self, *xs: np.ndarray, axis: int) -> np.ndarray:
         return np.stack(xs, axis=axis)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray, ...]:
-        axis = self.attrs["axis"]
-        return tuple(np.take(g, i, axis=axis) for i in range(g.shape[axis]))
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
+        before = (slice(None),) * self.attrs["axis"]
+        return tuple(
+            GetItem.apply(g, index=(*before, i)) if needed else None
+            for i, needed in enumerate(self.needs_input_grad)
+        )
 
 
 # ---------------------------------------------------------------------- argument checks

@@ -223,20 +223,29 @@ class Mean(Function):
 
 
 class _Extremum(Function, register=False):
-    """Max and min: tied extrema share the gradient equally (like ``torch.amax``)."""
+    """Max and min: tied extrema share the gradient equally (like ``torch.amax``).
+
+    Which elements won is a constant of the derivative (saved as a mask in forward); the
+    backward is the upstream gradient times that constant share, so its own derivative in
+    the gradient is that share again and its derivative in x is zero.
+    """
 
     pick = staticmethod(np.max)
+    differentiable_backward = True
 
     def forward(self, x: np.ndarray, *, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
         best = type(self).pick(x, axis=axis, keepdims=True)
         self.winners = x == best
         return np.asarray(best if keepdims else best.reshape(_drop_axes(x.shape, axis)))
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         axes = self.attrs["axis"]
         share = self.winners / self.winners.sum(axis=axes, keepdims=True)
         g = g.reshape(_keepdims_shape(self.winners.shape, axes))
-        return ((g * share).astype(g.dtype, copy=False),)
+        if g.dtype == share.dtype:
+            return (g * Tensor._from_op(share, None),)
+        # (the share is float64: multiplied there and rounded once, as numpy would)
+        return ((g.astype(share.dtype) * Tensor._from_op(share, None)).astype(g.dtype),)
 
 
 def _drop_axes(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:

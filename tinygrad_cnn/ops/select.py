@@ -92,20 +92,26 @@ class Clamp(Function):
     ``high < low``. NaN in x stays NaN and gets no gradient.
     """
 
+    differentiable_backward = True
+
     def forward(
         self, x: np.ndarray, low: np.ndarray, high: np.ndarray, *, has_max: bool = True
     ) -> np.ndarray:
-        self.x, self.low, self.high = x, low, high
         return np.minimum(np.maximum(x, low), high)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        x, low, high = self.x, self.low, self.high
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
+        # Which input the output follows is a constant of the derivative: masks of the inputs.
+        x, low, high = (t.data for t in self.inputs)
         need_x, need_low, need_high = self.needs_input_grad
-        zero = g.dtype.type(0)
-        grad_x = np.where((x >= low) & (x <= high), g, zero) if need_x else None
+        zero = Tensor._from_op(np.zeros((), dtype=g.dtype), None)
+
+        def routed(mask: np.ndarray) -> Tensor:
+            return Where.apply(Tensor._from_op(mask, None), g, zero)
+
         below = (low > x) & (low < high) if self.attrs["has_max"] else low > x
-        grad_low = np.where(below, g, zero) if need_low else None
-        grad_high = np.where((high < x) | (high < low), g, zero) if need_high else None
+        grad_x = routed((x >= low) & (x <= high)) if need_x else None
+        grad_low = routed(below) if need_low else None
+        grad_high = routed((high < x) | (high < low)) if need_high else None
         return grad_x, grad_low, grad_high
 
 
@@ -158,15 +164,36 @@ class Gather(Function):
     from (repeated indices accumulate); ``index`` gets no gradient.
     """
 
-    def forward(self, x: np.ndarray, index: np.ndarray, *, dim: int) -> np.ndarray:
-        self.input_shape = x.shape
-        self.positions = _positions(index, dim)
-        return x[self.positions]
+    differentiable_backward = True
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray, None]:
-        grad = np.zeros(self.input_shape, dtype=g.dtype)
-        np.add.at(grad, self.positions, g)
-        return grad, None
+    def forward(self, x: np.ndarray, index: np.ndarray, *, dim: int) -> np.ndarray:
+        return x[_positions(index, dim)]
+
+    def backward(self, g: Tensor) -> tuple[Tensor, None]:
+        index, dim = self.inputs[1], self.attrs["dim"]
+        return GatherBackward.apply(g, index, dim=dim, shape=self.inputs[0].shape), None
+
+
+class GatherBackward(Function):
+    """out = zeros of ``shape`` with g added at the positions :class:`Gather` reads: the
+    adjoint of ``gather`` (``torch.zeros(shape).scatter_add(dim, index, g)``).
+
+    ``g`` has ``index``'s shape; where ``index`` repeats a position the g elements add up.
+    Backward is ``gather`` of the gradient at ``index``; ``index`` gets no gradient.
+    """
+
+    name = "gather_backward"
+    differentiable_backward = True
+
+    def forward(
+        self, g: np.ndarray, index: np.ndarray, *, dim: int, shape: tuple[int, ...]
+    ) -> np.ndarray:
+        out = np.zeros(shape, dtype=g.dtype)
+        np.add.at(out, _positions(index, dim), g)
+        return out
+
+    def backward(self, g: Tensor) -> tuple[Tensor, None]:
+        return Gather.apply(g, self.inputs[1], dim=self.attrs["dim"]), None
 
 
 def _positions(index: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
