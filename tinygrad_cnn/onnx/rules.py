@@ -30,6 +30,21 @@ INT64_MIN = np.iinfo(np.int64).min
 # Registered ops with no ONNX counterpart, each with the reason (shown by export's error).
 NOT_EXPORTABLE: dict[str, str] = {}
 
+# conv2d's and the pools' backward kernels, recorded only by a create_graph=True backward.
+NOT_EXPORTABLE.update(
+    dict.fromkeys(
+        (
+            "conv2d_input_grad",
+            "conv2d_weight_grad",
+            "conv2d_bias_grad",
+            "max_pool2d_route",
+            "max_pool2d_gather",
+            "avg_pool2d_spread",
+        ),
+        "a backward kernel: exported graphs are forward graphs",
+    )
+)
+
 
 class OnnxExportError(ValueError):
     """An op, an index or an input that cannot be written as ONNX (the message says which)."""
