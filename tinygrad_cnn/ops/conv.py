@@ -4,11 +4,14 @@ Tensors are NCHW to the user (as in PyTorch). ``conv2d`` is one BLAS matrix prod
 matrix copied out of a strided view of the input, in one of three memory layouts chosen by
 the shape of the problem: :class:`Conv2d` states the math and picks the layout, and each
 layout (:class:`_RowsLayout`, :class:`_ColumnsLayout`, :class:`_BandedLayout`) is one unit
-with its forward and backward side by side. The output is an NCHW *view* of whatever memory
-layout suits the product. numpy's elementwise ops and the pools keep their input's memory
-layout, so the next conv usually finds its input already laid out as it wants. Backward loops
-only over the kh * kw kernel positions. The window geometry and argument checks shared with
-pooling live in :mod:`tinygrad_cnn.ops.window`.
+with its forward and its backward kernels side by side. Backward is made of registered ops
+(:class:`Conv2dInputGrad`, :class:`Conv2dWeightGrad`, :class:`Conv2dBiasGrad`), each with
+its own backward in convolutions, so a gradient can be differentiated again; inside a conv2d
+node's backward they run that node's layout kernels. The output is an NCHW *view* of whatever
+memory layout suits the product. numpy's elementwise ops and the pools keep their input's
+memory layout, so the next conv usually finds its input already laid out as it wants.
+Backward loops only over the kh * kw kernel positions. The window geometry and argument
+checks shared with pooling live in :mod:`tinygrad_cnn.ops.window`.
 """
 
 from __future__ import annotations
@@ -180,7 +183,7 @@ class _RowsLayout:
         node.w_rows = w.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)
         w_columns = node.w_rows.T
         out = np.empty((n * oh * ow, o), dtype=x.dtype)
-        for images, patches in _patch_chunks(padded, (kh, kw), stride, (oh, ow)):
+        for images, patches in _RowsLayout.patch_chunks(padded, (kh, kw), stride, (oh, ow)):
             np.matmul(patches, w_columns, out=out[images.start * oh * ow : images.stop * oh * ow])
         if b is not None:
             out += b
@@ -211,6 +214,38 @@ class _RowsLayout:
             node.attrs["stride"], node.attrs["padding"], g.shape,
         )  # fmt: skip
 
+    @staticmethod
+    def patch_chunks(
+        padded: np.ndarray, kernel: Pair, stride: Pair, out_hw: Pair
+    ) -> Iterator[tuple[slice, np.ndarray]]:
+        """The patch matrix, a few images at a time: (images, their (rows, kh*kw*C) patches).
+
+        ``padded`` is the channels-last padded input. Each chunk is copied into the same buffer
+        of about PATCH_CHUNK_BYTES, so that the product reads it from the cache. Copying each
+        chunk twice (forward, and backward for the weight gradient) costs less than writing a
+        whole patch matrix (9 MB for LeNet's conv2) to memory the cache has lost, keeping it
+        until backward and reading it from DRAM twice (timings: docs/performance.md).
+        """
+        n, _, _, c = padded.shape
+        kh, kw = kernel
+        (sh, sw), (oh, ow) = stride, out_hw
+        bn, bh, bw, bc = padded.strides
+        windows = as_strided(
+            padded,
+            shape=(n, oh, ow, kh, kw, c),
+            strides=(bn, bh * sh, bw * sw, bh, bw, bc),
+            writeable=False,
+        )
+        per_image = oh * ow * kh * kw * c
+        step = max(1, PATCH_CHUNK_BYTES // max(1, per_image * padded.itemsize))
+        buffer = np.empty(min(n, step) * per_image, dtype=padded.dtype)
+        for start in range(0, n, step):
+            images = slice(start, min(n, start + step))
+            count = images.stop - start
+            chunk = buffer[: count * per_image]
+            chunk.reshape(windows[images].shape)[...] = windows[images]
+            yield images, chunk.reshape(count * oh * ow, kh * kw * c)
+
 
 def _channels_last_padded(x: np.ndarray, padding: Pair) -> np.ndarray:
     """The NCHW images ``x`` zero-padded, in (N, H + 2ph, W + 2pw, C) channels-last memory."""
@@ -230,7 +265,7 @@ def _rows_weight_grad(
     o, c, kh, kw = w_shape
     oh, ow = g_shape[2:]
     grad_w = np.zeros((o, kh * kw * c), dtype=rows.dtype)
-    for images, patches in _patch_chunks(padded, (kh, kw), stride, (oh, ow)):
+    for images, patches in _RowsLayout.patch_chunks(padded, (kh, kw), stride, (oh, ow)):
         grad_w += rows[images.start * oh * ow : images.stop * oh * ow].T @ patches
     return np.ascontiguousarray(grad_w.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
 
@@ -261,38 +296,6 @@ def _rows_input_grad(
         padded[window] += pixels.transpose(0, 3, 1, 2)
     _, _, hp, wp = padded.shape
     return padded[:, :, ph : hp - ph, pw : wp - pw]
-
-
-def _patch_chunks(
-    padded: np.ndarray, kernel: Pair, stride: Pair, out_hw: Pair
-) -> Iterator[tuple[slice, np.ndarray]]:
-    """The patch matrix, a few images at a time: (images, their (rows, kh*kw*C) patches).
-
-    ``padded`` is the channels-last padded input. Each chunk is copied into the same buffer
-    of about PATCH_CHUNK_BYTES, so that the product reads it from the cache. Copying each
-    chunk twice (forward, and backward for the weight gradient) costs less than writing a
-    whole patch matrix (9 MB for LeNet's conv2) to memory the cache has lost, keeping it
-    until backward and reading it from DRAM twice (timings: docs/performance.md).
-    """
-    n, _, _, c = padded.shape
-    kh, kw = kernel
-    (sh, sw), (oh, ow) = stride, out_hw
-    bn, bh, bw, bc = padded.strides
-    windows = as_strided(
-        padded,
-        shape=(n, oh, ow, kh, kw, c),
-        strides=(bn, bh * sh, bw * sw, bh, bw, bc),
-        writeable=False,
-    )
-    per_image = oh * ow * kh * kw * c
-    step = max(1, PATCH_CHUNK_BYTES // max(1, per_image * padded.itemsize))
-    buffer = np.empty(min(n, step) * per_image, dtype=padded.dtype)
-    for start in range(0, n, step):
-        images = slice(start, min(n, start + step))
-        count = images.stop - start
-        chunk = buffer[: count * per_image]
-        chunk.reshape(windows[images].shape)[...] = windows[images]
-        yield images, chunk.reshape(count * oh * ow, kh * kw * c)
 
 
 def _column_sums(matrix: np.ndarray) -> np.ndarray:
