@@ -458,6 +458,156 @@ def _pool_case(distinct: bool) -> st.SearchStrategy[Case]:
     return draw()
 
 
+# ---------------------------------------------------------------------- backward kernels
+@st.composite
+def _conv2d_input_grad_case(draw: st.DrawFn) -> Case:
+    """An upstream gradient (N, O, OH, OW) and weights, with the convolution's input shape."""
+    g = draw(conv_geometries(max_out_channels=6))
+    kwargs = {"stride": g.stride, "padding": g.padding, "input_shape": g.input_shape}
+    return Case((draw(arrays(g.output_shape)), draw(arrays(g.weight_shape))), kwargs)
+
+
+@st.composite
+def _conv2d_weight_grad_case(draw: st.DrawFn) -> Case:
+    """Images and an upstream gradient (N, O, OH, OW), with the weight's shape."""
+    g = draw(conv_geometries(max_out_channels=6))
+    kwargs = {"stride": g.stride, "padding": g.padding, "weight_shape": g.weight_shape}
+    return Case((draw(arrays(g.input_shape)), draw(arrays(g.output_shape))), kwargs)
+
+
+@st.composite
+def _conv2d_bias_grad_case(draw: st.DrawFn) -> Case:
+    return Case((draw(arrays(draw(conv_geometries()).output_shape)),))
+
+
+def _pool_kernel_kwargs(draw: st.DrawFn, g: Any) -> dict[str, Any]:
+    """A pool geometry's attributes, and a memory layout of the input: NCHW or channels-last."""
+    order = draw(st.sampled_from([(0, 1, 2, 3), (0, 2, 3, 1)]))
+    return {
+        "kernel_size": g.kernel,
+        "stride": g.stride,
+        "input_shape": g.input_shape,
+        "memory_order": order,
+    }
+
+
+def _window_codes(draw: st.DrawFn, g: Any) -> np.ndarray:
+    """For each output, a window position in 0 .. kh*kw - 1 (where the maximum was)."""
+    positions = g.kernel[0] * g.kernel[1]
+    codes = st.lists(st.integers(0, positions - 1), min_size=int(np.prod(g.output_shape)))
+    return np.array(draw(codes)[: int(np.prod(g.output_shape))]).reshape(g.output_shape)
+
+
+@st.composite
+def _max_pool2d_route_case(draw: st.DrawFn) -> Case:
+    g = draw(pool_geometries())
+    inputs = (draw(arrays(g.output_shape)), _window_codes(draw, g))
+    return Case(inputs, _pool_kernel_kwargs(draw, g), (True, False))
+
+
+@st.composite
+def _max_pool2d_gather_case(draw: st.DrawFn) -> Case:
+    g = draw(pool_geometries())
+    inputs = (draw(arrays(g.input_shape)), _window_codes(draw, g))
+    kwargs = {"kernel_size": g.kernel, "stride": g.stride}
+    return Case(inputs, kwargs, (True, False))
+
+
+@st.composite
+def _avg_pool2d_spread_case(draw: st.DrawFn) -> Case:
+    g = draw(pool_geometries())
+    return Case((draw(arrays(g.output_shape)),), _pool_kernel_kwargs(draw, g))
+
+
+def _flat_window_indices(code: Any, kernel: Any, stride: Any, width: int) -> Any:
+    """torch: the flat (H*W) input index of each output's window position ``code``."""
+    torch = _torch()
+    oh, ow = code.shape[2:]
+    rows = torch.arange(oh)[:, None] * stride[0] + code // kernel[1]
+    columns = torch.arange(ow)[None, :] * stride[1] + code % kernel[1]
+    return (rows * width + columns).flatten(2)
+
+
+def _torch_max_pool2d_route(
+    g: Any, code: Any, *, kernel_size: Any, stride: Any, input_shape: Any, **_: Any
+) -> Any:
+    """Scatter-add of g to the window positions (max_unpool2d, but summing overlaps)."""
+    index = _flat_window_indices(code, kernel_size, stride, input_shape[3])
+    out = _torch().zeros((*input_shape[:2], input_shape[2] * input_shape[3]), dtype=g.dtype)
+    return out.scatter_add(2, index, g.flatten(2)).reshape(input_shape)
+
+
+def _torch_max_pool2d_gather(u: Any, code: Any, *, kernel_size: Any, stride: Any) -> Any:
+    index = _flat_window_indices(code, kernel_size, stride, u.shape[3])
+    return u.flatten(2).gather(2, index).reshape(code.shape)
+
+
+def _torch_avg_pool2d_spread(
+    g: Any, *, kernel_size: Any, stride: Any, input_shape: Any, **_: Any
+) -> Any:
+    """The vector-Jacobian product of torch's avg_pool2d (create_graph: differentiable in g)."""
+    torch = _torch()
+    x = torch.zeros(input_shape, dtype=g.dtype, requires_grad=True)
+    with torch.enable_grad():
+        out = _functional().avg_pool2d(x, kernel_size, stride)
+        (grad,) = torch.autograd.grad(out, x, g, create_graph=True)
+    return grad
+
+
+def _conv_kernel_specs() -> list[OpSpec]:
+    """conv2d's and the pools' backward kernels, applied directly (no public wrapper)."""
+    from tinygrad_cnn.ops.conv import Conv2dBiasGrad, Conv2dInputGrad, Conv2dWeightGrad
+    from tinygrad_cnn.ops.pool import AvgPool2dSpread, MaxPool2dGather, MaxPool2dRoute
+
+    def nn_grad() -> Any:
+        import torch.nn.grad  # optional: only the parity tests need torch
+
+        return torch.nn.grad
+
+    return [
+        OpSpec(
+            "conv2d_input_grad",
+            _conv2d_input_grad_case(),
+            Conv2dInputGrad.apply,
+            lambda g, w, *, stride, padding, input_shape: nn_grad().conv2d_input(
+                input_shape, w, g, stride, padding
+            ),
+        ),
+        OpSpec(
+            "conv2d_weight_grad",
+            _conv2d_weight_grad_case(),
+            Conv2dWeightGrad.apply,
+            lambda x, g, *, stride, padding, weight_shape: nn_grad().conv2d_weight(
+                x, weight_shape, g, stride, padding
+            ),
+        ),
+        OpSpec(
+            "conv2d_bias_grad",
+            _conv2d_bias_grad_case(),
+            Conv2dBiasGrad.apply,
+            lambda g: g.sum(dim=(0, 2, 3)),
+        ),
+        OpSpec(
+            "max_pool2d_route",
+            _max_pool2d_route_case(),
+            MaxPool2dRoute.apply,
+            _torch_max_pool2d_route,
+        ),
+        OpSpec(
+            "max_pool2d_gather",
+            _max_pool2d_gather_case(),
+            MaxPool2dGather.apply,
+            _torch_max_pool2d_gather,
+        ),
+        OpSpec(
+            "avg_pool2d_spread",
+            _avg_pool2d_spread_case(),
+            AvgPool2dSpread.apply,
+            _torch_avg_pool2d_spread,
+        ),
+    ]
+
+
 # ---------------------------------------------------------------------- in place
 @st.composite
 def _in_place_pair(
@@ -783,6 +933,7 @@ def _specs() -> dict[str, OpSpec]:
             tc.avg_pool2d,
             lambda x, **kw: F().avg_pool2d(x, **kw),
         ),
+        *_conv_kernel_specs(),
         OpSpec(
             "log_softmax",
             _softmax_case(),

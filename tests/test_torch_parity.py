@@ -166,6 +166,21 @@ KEEP_FINITE: dict[str, tuple[tuple[int, ...], str]] = {
         "g * mask: an infinite upstream gradient where the mask is off gives NaN (0 * inf), "
         "PyTorch's where() gives 0",
     ),
+    "max_pool2d_route": (
+        (0,),
+        "the gradient is routed by a multiply with the first-max positions: an infinite "
+        "upstream gradient gives NaN (0 * inf) off them, PyTorch's scatter gives 0",
+    ),
+    "conv2d_input_grad": (
+        (1,),
+        "as conv2d: a non-finite weight meets the zero padding (0 * inf is NaN here), where "
+        "PyTorch's float32 kernel skips padded positions",
+    ),
+    "conv2d_weight_grad": (
+        (1,),
+        "as conv2d: a non-finite upstream gradient meets the input's zero padding (0 * inf is "
+        "NaN here), where PyTorch's float32 kernel skips padded positions",
+    ),
     "cross_entropy_backward": (
         (2,),
         "g * (softmax - one_hot): an infinite upstream gradient gives -inf at the label, "

@@ -36,6 +36,21 @@ NOT_EXPORTABLE: dict[str, str] = {
     "gather_backward": "a backward-only kernel (gather's gradient), not part of a model",
 }
 
+# conv2d's and the pools' backward kernels, recorded only by a create_graph=True backward.
+NOT_EXPORTABLE.update(
+    dict.fromkeys(
+        (
+            "conv2d_input_grad",
+            "conv2d_weight_grad",
+            "conv2d_bias_grad",
+            "max_pool2d_route",
+            "max_pool2d_gather",
+            "avg_pool2d_spread",
+        ),
+        "a backward kernel: exported graphs are forward graphs",
+    )
+)
+
 
 class OnnxExportError(ValueError):
     """An op, an index or an input that cannot be written as ONNX (the message says which)."""

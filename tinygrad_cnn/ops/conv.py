@@ -4,11 +4,14 @@ Tensors are NCHW to the user (as in PyTorch). ``conv2d`` is one BLAS matrix prod
 matrix copied out of a strided view of the input, in one of three memory layouts chosen by
 the shape of the problem: :class:`Conv2d` states the math and picks the layout, and each
 layout (:class:`_RowsLayout`, :class:`_ColumnsLayout`, :class:`_BandedLayout`) is one unit
-with its forward and backward side by side. The output is an NCHW *view* of whatever memory
-layout suits the product. numpy's elementwise ops and the pools keep their input's memory
-layout, so the next conv usually finds its input already laid out as it wants. Backward loops
-only over the kh * kw kernel positions. The window geometry and argument checks shared with
-pooling live in :mod:`tinygrad_cnn.ops.window`.
+with its forward and its backward kernels side by side. Backward is made of registered ops
+(:class:`Conv2dInputGrad`, :class:`Conv2dWeightGrad`, :class:`Conv2dBiasGrad`), each with
+its own backward in convolutions, so a gradient can be differentiated again; inside a conv2d
+node's backward they run that node's layout kernels. The output is an NCHW *view* of whatever
+memory layout suits the product. numpy's elementwise ops and the pools keep their input's
+memory layout, so the next conv usually finds its input already laid out as it wants.
+Backward loops only over the kh * kw kernel positions. The window geometry and argument
+checks shared with pooling live in :mod:`tinygrad_cnn.ops.window`.
 """
 
 from __future__ import annotations
@@ -35,13 +38,16 @@ class Conv2d(Function):
     """out[n, o] = sum over c, i, j of x[n, c, s*y + i, s*x + j] * w[o, c, i, j] (+ bias[o]).
 
     im2col: every kernel window becomes one row of a matrix, and the convolution is one matrix
-    product (BLAS). Backward: dW = g^T @ patches, dbias = g summed over N, OH, OW and
-    dX = col2im(g @ W), adding one strided slice per kernel position.
+    product (BLAS). Backward is three kernel ops, each a registered op with its own backward:
+    dX = :class:`Conv2dInputGrad` (col2im(g @ W), a transposed convolution), dW =
+    :class:`Conv2dWeightGrad` (g^T @ patches) and dbias = :class:`Conv2dBiasGrad` (g summed
+    over N, OH, OW). They read the arrays this node's layout saved (through a
+    :class:`_Saved`), so first-order backward runs the same numpy as a single kernel would.
 
     The patch matrix is copied out of a strided view of the input, and that copy is fast when
     it reads long contiguous runs. :func:`_conv_layout` picks one of three layouts per call
-    (``self.layout`` names it), each a unit with its forward and backward side by side that
-    saves what its backward needs on this node:
+    (``self.layout`` names it), each a unit with its forward and backward kernels side by
+    side that saves what its backward needs on this node:
 
     * ``"rows"`` (many channels, :class:`_RowsLayout`): patches from channels-last memory;
     * ``"columns"`` (few channels, :class:`_ColumnsLayout`): transposed patches from NCHW
@@ -53,6 +59,7 @@ class Conv2d(Function):
     usually finds the layout it wants without a copy.
     """
 
+    differentiable_backward = True
     new_gradients = True
 
     def forward(
@@ -67,9 +74,60 @@ class Conv2d(Function):
         self.layout = _conv_layout(x, w, stride, padding)
         return _LAYOUTS[self.layout].forward(self, x, w, b, stride, padding)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        grads = _LAYOUTS[self.layout].backward(self, g)
-        return grads if len(self.inputs) == 3 else grads[:2]
+    def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
+        x, w = self.inputs[0], self.inputs[1]
+        geometry = {"stride": self.attrs["stride"], "padding": self.attrs["padding"]}
+        saved = _Saved(self)
+        grad_x = grad_w = grad_b = None
+        try:
+            if self.needs_input_grad[1]:
+                grad_w = Conv2dWeightGrad.apply(
+                    x, g, weight_shape=w.shape, layout=saved, **geometry
+                )
+            if len(self.inputs) == 3 and self.needs_input_grad[2]:
+                grad_b = Conv2dBiasGrad.apply(g, layout=saved)
+            if self.needs_input_grad[0]:
+                grad_x = Conv2dInputGrad.apply(g, w, input_shape=x.shape, layout=saved, **geometry)
+        finally:
+            saved.forget()  # recorded kernel ops keep the layout's name, not its arrays
+        return (grad_x, grad_w, grad_b) if len(self.inputs) == 3 else (grad_x, grad_w)
+
+
+class _Saved:
+    """What a conv2d node's layout saved in forward, lent to the kernel ops of its backward.
+
+    Passed as the kernel ops' ``layout`` attribute (shown by its layout's name). Its arrays
+    are constants of the derivative (a layout of the weight, or a cache of the input's
+    data, which the weight-gradient op also takes as a Tensor input), and they are only read
+    by the kernel ops' forwards inside that node's backward; :meth:`forget` drops them after.
+    It also keeps the upstream gradient's matrix form, computed once for the three kernels,
+    and the columns layout's bias gradient, which comes out of the weight gradient's product.
+    """
+
+    __slots__ = ("_bias_g", "_bias_grad", "_g", "_g_matrix", "layout", "node")
+
+    def __init__(self, node: Conv2d) -> None:
+        self.node: Conv2d | None = node
+        self.layout = node.layout
+        self._g = self._g_matrix = self._bias_g = self._bias_grad = None
+
+    def g_matrix(self, g: np.ndarray) -> np.ndarray:
+        """The layout's matrix form of the upstream gradient ``g`` (computed once per g)."""
+        if self._g is not g:
+            self._g, self._g_matrix = g, _LAYOUTS[self.layout].g_matrix(g)
+        return self._g_matrix
+
+    def keep_bias_grad(self, g: np.ndarray, grad_b: np.ndarray) -> None:
+        self._bias_g, self._bias_grad = g, grad_b
+
+    def bias_grad_for(self, g: np.ndarray) -> np.ndarray | None:
+        return self._bias_grad if self._bias_g is g else None
+
+    def forget(self) -> None:
+        self.node = self._g = self._g_matrix = self._bias_g = self._bias_grad = None
+
+    def __repr__(self) -> str:
+        return self.layout
 
 
 BANDED_MAX_FILTERS = 4  # the banded layout pays W/kw times the multiplications per filter
@@ -122,82 +180,127 @@ class _RowsLayout:
         stride: Pair,
         padding: Pair,
     ) -> np.ndarray:
-        n, c, h, width = x.shape
+        n, c = x.shape[:2]
         o, _, kh, kw = w.shape
-        ph, pw = padding
         oh, ow = conv_output_size(x.shape, (kh, kw), stride, padding)
-        if ph or pw:
-            padded = np.zeros((n, h + 2 * ph, width + 2 * pw, c), dtype=x.dtype)
-            padded[:, ph : ph + h, pw : pw + width] = x.transpose(0, 2, 3, 1)
-        else:
-            padded = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # no copy after a conv
+        padded = _channels_last_padded(x, padding)
         node.padded = padded  # backward copies the patches again rather than keep them
         node.w_rows = w.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)
         w_columns = node.w_rows.T
         out = np.empty((n * oh * ow, o), dtype=x.dtype)
-        for images, patches in _RowsLayout.patch_chunks(node, (oh, ow)):
+        for images, patches in _RowsLayout.patch_chunks(padded, (kh, kw), stride, (oh, ow)):
             np.matmul(patches, w_columns, out=out[images.start * oh * ow : images.stop * oh * ow])
         if b is not None:
             out += b
         return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
 
     @staticmethod
-    def backward(node: Conv2d, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        o, c, kh, kw = node.inputs[1].shape
-        n, _, oh, ow = g.shape
-        rows = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o)
-        grad_x = grad_w = grad_b = None
-        if node.needs_input_grad[1]:
-            grad_w = np.zeros((o, kh * kw * c), dtype=g.dtype)
-            for images, patches in _RowsLayout.patch_chunks(node, (oh, ow)):
-                grad_w += rows[images.start * oh * ow : images.stop * oh * ow].T @ patches
-            grad_w = np.ascontiguousarray(grad_w.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
-        if len(node.inputs) == 3 and node.needs_input_grad[2]:
-            grad_b = _column_sums(rows)
-        if node.needs_input_grad[0]:
-            # col2im, one kernel position at a time: the (N*OH*OW, C) gradient of the pixels
-            # that position saw is one small GEMM, added to its strided slice of the input.
-            # (One big GEMM into an (N*OH*OW, kh*kw*C) buffer, then strided reads of its
-            # (kh, kw, C) blocks, is slower: docs/performance.md.)
-            w_blocks = node.w_rows.reshape(o, kh * kw, c)
-            stride, (ph, pw) = node.attrs["stride"], node.attrs["padding"]
-            padded = np.zeros(node.padded.shape, dtype=g.dtype).transpose(0, 3, 1, 2)  # NCHW view
-            for position, window in enumerate(window_slices((kh, kw), stride, (oh, ow))):
-                pixels = (rows @ w_blocks[:, position]).reshape(n, oh, ow, c)
-                padded[window] += pixels.transpose(0, 3, 1, 2)
-            _, _, hp, wp = padded.shape
-            grad_x = padded[:, :, ph : hp - ph, pw : wp - pw]
-        return grad_x, grad_w, grad_b
+    def g_matrix(g: np.ndarray) -> np.ndarray:
+        """The upstream gradient as (N*OH*OW, O) rows."""
+        n, o, oh, ow = g.shape
+        return g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o)
 
     @staticmethod
-    def patch_chunks(node: Conv2d, out_hw: Pair) -> Iterator[tuple[slice, np.ndarray]]:
+    def weight_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
+        node = saved.node
+        return _rows_weight_grad(
+            node.padded, saved.g_matrix(g), node.inputs[1].shape, node.attrs["stride"], g.shape
+        )
+
+    @staticmethod
+    def bias_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
+        return _column_sums(saved.g_matrix(g))
+
+    @staticmethod
+    def input_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
+        node = saved.node
+        return _rows_input_grad(
+            saved.g_matrix(g), node.w_rows, node.padded.shape, node.inputs[1].shape,
+            node.attrs["stride"], node.attrs["padding"], g.shape,
+        )  # fmt: skip
+
+    @staticmethod
+    def patch_chunks(
+        padded: np.ndarray, kernel: Pair, stride: Pair, out_hw: Pair
+    ) -> Iterator[tuple[slice, np.ndarray]]:
         """The patch matrix, a few images at a time: (images, their (rows, kh*kw*C) patches).
 
-        Each chunk is copied into the same buffer of about PATCH_CHUNK_BYTES, so that the
-        product reads it from the cache. Copying each chunk twice (forward, and backward for
-        the weight gradient) costs less than writing a whole patch matrix (9 MB for LeNet's
-        conv2) to memory the cache has lost, keeping it until backward and reading it from
-        DRAM twice (timings: docs/performance.md).
+        ``padded`` is the channels-last padded input. Each chunk is copied into the same buffer
+        of about PATCH_CHUNK_BYTES, so that the product reads it from the cache. Copying each
+        chunk twice (forward, and backward for the weight gradient) costs less than writing a
+        whole patch matrix (9 MB for LeNet's conv2) to memory the cache has lost, keeping it
+        until backward and reading it from DRAM twice (timings: docs/performance.md).
         """
-        n, _, _, c = node.padded.shape
-        kh, kw = node.inputs[1].shape[2:]
-        (sh, sw), (oh, ow) = node.attrs["stride"], out_hw
-        bn, bh, bw, bc = node.padded.strides
+        n, _, _, c = padded.shape
+        kh, kw = kernel
+        (sh, sw), (oh, ow) = stride, out_hw
+        bn, bh, bw, bc = padded.strides
         windows = as_strided(
-            node.padded,
+            padded,
             shape=(n, oh, ow, kh, kw, c),
             strides=(bn, bh * sh, bw * sw, bh, bw, bc),
             writeable=False,
         )
         per_image = oh * ow * kh * kw * c
-        step = max(1, PATCH_CHUNK_BYTES // max(1, per_image * node.padded.itemsize))
-        buffer = np.empty(min(n, step) * per_image, dtype=node.padded.dtype)
+        step = max(1, PATCH_CHUNK_BYTES // max(1, per_image * padded.itemsize))
+        buffer = np.empty(min(n, step) * per_image, dtype=padded.dtype)
         for start in range(0, n, step):
             images = slice(start, min(n, start + step))
             count = images.stop - start
             chunk = buffer[: count * per_image]
             chunk.reshape(windows[images].shape)[...] = windows[images]
             yield images, chunk.reshape(count * oh * ow, kh * kw * c)
+
+
+def _channels_last_padded(x: np.ndarray, padding: Pair) -> np.ndarray:
+    """The NCHW images ``x`` zero-padded, in (N, H + 2ph, W + 2pw, C) channels-last memory."""
+    n, c, h, width = x.shape
+    ph, pw = padding
+    if ph or pw:
+        padded = np.zeros((n, h + 2 * ph, width + 2 * pw, c), dtype=x.dtype)
+        padded[:, ph : ph + h, pw : pw + width] = x.transpose(0, 2, 3, 1)
+        return padded
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # no copy after a conv
+
+
+def _rows_weight_grad(
+    padded: np.ndarray, rows: np.ndarray, w_shape: tuple[int, ...], stride: Pair, g_shape: tuple
+) -> np.ndarray:
+    """dW (O, C, kh, kw) = rows^T @ patches, from the channels-last padded input, by chunks."""
+    o, c, kh, kw = w_shape
+    oh, ow = g_shape[2:]
+    grad_w = np.zeros((o, kh * kw * c), dtype=rows.dtype)
+    for images, patches in _RowsLayout.patch_chunks(padded, (kh, kw), stride, (oh, ow)):
+        grad_w += rows[images.start * oh * ow : images.stop * oh * ow].T @ patches
+    return np.ascontiguousarray(grad_w.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
+
+
+def _rows_input_grad(
+    rows: np.ndarray,
+    w_rows: np.ndarray,
+    padded_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    stride: Pair,
+    padding: Pair,
+    g_shape: tuple[int, ...],
+) -> np.ndarray:
+    """dX (N, C, H, W) = col2im(rows @ W), one kernel position at a time.
+
+    The (N*OH*OW, C) gradient of the pixels a kernel position saw is one small GEMM, added to
+    its strided slice of the (channels-last) padded input. (One big GEMM into an
+    (N*OH*OW, kh*kw*C) buffer, then strided reads of its (kh, kw, C) blocks, is slower:
+    docs/performance.md.)
+    """
+    o, c, kh, kw = w_shape
+    n, _, oh, ow = g_shape
+    ph, pw = padding
+    w_blocks = w_rows.reshape(o, kh * kw, c)
+    padded = np.zeros(padded_shape, dtype=rows.dtype).transpose(0, 3, 1, 2)  # NCHW view
+    for position, window in enumerate(window_slices((kh, kw), stride, (oh, ow))):
+        pixels = (rows @ w_blocks[:, position]).reshape(n, oh, ow, c)
+        padded[window] += pixels.transpose(0, 3, 1, 2)
+    _, _, hp, wp = padded.shape
+    return padded[:, :, ph : hp - ph, pw : wp - pw]
 
 
 def _column_sums(matrix: np.ndarray) -> np.ndarray:
@@ -259,27 +362,45 @@ class _ColumnsLayout:
         return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
 
     @staticmethod
-    def backward(node: Conv2d, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def g_matrix(g: np.ndarray) -> np.ndarray:
+        """The upstream gradient as an (O, N*OH*OW) matrix."""
+        n, o, oh, ow = g.shape
+        return g.transpose(1, 0, 2, 3).reshape(o, n * oh * ow)
+
+    @staticmethod
+    def weight_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
+        """dW from one product with the patches; with a bias its gradient comes out of the
+        same product (the row of ones), kept on ``saved`` for :meth:`bias_grad`."""
+        node = saved.node
         o, c, kh, kw = node.inputs[1].shape
-        n, _, oh, ow = g.shape
-        g_matrix = g.transpose(1, 0, 2, 3).reshape(o, n * oh * ow)
         patch_size = c * kh * kw
-        grad_x = grad_w = grad_b = None
-        if any(node.needs_input_grad[1:]):
-            grad_wb = _long_sum_matmul(g_matrix, node.columns_matrix.T)  # (O, patch_size [+ 1])
-            grad_w = np.ascontiguousarray(grad_wb[:, :patch_size]).reshape(o, c, kh, kw)
-            if len(node.inputs) == 3:
-                grad_b = grad_wb[:, patch_size].copy()
-        if node.needs_input_grad[0]:
-            w_matrix = node.w_matrix[:, :patch_size]
-            grad_columns = (w_matrix.T @ g_matrix).reshape(c, kh * kw, n, oh, ow)
-            _, _, hp, wp = node.padded_shape
-            stride, (ph, pw) = node.attrs["stride"], node.attrs["padding"]
-            padded = np.zeros((c, n, hp, wp), dtype=g.dtype).transpose(1, 0, 2, 3)  # NCHW view
-            for position, window in enumerate(window_slices((kh, kw), stride, (oh, ow))):
-                padded[window] += grad_columns[:, position].transpose(1, 0, 2, 3)
-            grad_x = padded[:, :, ph : hp - ph, pw : wp - pw]
-        return grad_x, grad_w, grad_b
+        grad_wb = _long_sum_matmul(saved.g_matrix(g), node.columns_matrix.T)  # (O, ps [+ 1])
+        if len(node.inputs) == 3:
+            saved.keep_bias_grad(g, grad_wb[:, patch_size].copy())
+        return np.ascontiguousarray(grad_wb[:, :patch_size]).reshape(o, c, kh, kw)
+
+    @staticmethod
+    def bias_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
+        grad_b = saved.bias_grad_for(g)
+        if grad_b is None:  # no weight gradient was asked for: the same product
+            patch_size = saved.node.columns_matrix.shape[0] - 1
+            grad_b = _long_sum_matmul(saved.g_matrix(g), saved.node.columns_matrix.T)
+            grad_b = grad_b[:, patch_size].copy()
+        return grad_b
+
+    @staticmethod
+    def input_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
+        node = saved.node
+        _, c, kh, kw = node.inputs[1].shape
+        n, _, oh, ow = g.shape
+        w_matrix = node.w_matrix[:, : c * kh * kw]
+        grad_columns = (w_matrix.T @ saved.g_matrix(g)).reshape(c, kh * kw, n, oh, ow)
+        _, _, hp, wp = node.padded_shape
+        stride, (ph, pw) = node.attrs["stride"], node.attrs["padding"]
+        padded = np.zeros((c, n, hp, wp), dtype=g.dtype).transpose(1, 0, 2, 3)  # NCHW view
+        for position, window in enumerate(window_slices((kh, kw), stride, (oh, ow))):
+            padded[window] += grad_columns[:, position].transpose(1, 0, 2, 3)
+        return padded[:, :, ph : hp - ph, pw : wp - pw]
 
 
 def _long_sum_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -343,27 +464,38 @@ class _BandedLayout:
         return out.transpose(0, 2, 1, 3)
 
     @staticmethod
-    def backward(node: Conv2d, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def g_matrix(g: np.ndarray) -> np.ndarray:
+        """The upstream gradient as (N*OH, O*OW) rows."""
+        n, o, oh, ow = g.shape
+        return g.transpose(0, 2, 1, 3).reshape(n * oh, o * ow)
+
+    @staticmethod
+    def weight_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
+        node = saved.node
         o, c, kh, kw = node.inputs[1].shape
-        n, _, oh, ow = g.shape
-        g_rows = g.transpose(0, 2, 1, 3).reshape(n * oh, o * ow)
-        grad_x = grad_w = grad_b = None
+        ow, width = g.shape[3], node.padded_shape[3]
+        grad_band = node.image_rows.T @ saved.g_matrix(g)
+        # Every filter weight sits in the band once per horizontal offset: sum them.
+        per_offset = _band_diagonals(grad_band, c, kh, kw, width, o, ow)
+        return np.ascontiguousarray(per_offset.sum(axis=4).transpose(3, 1, 2, 0))
+
+    @staticmethod
+    def bias_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
+        o, ow = g.shape[1], g.shape[3]
+        return saved.g_matrix(g).reshape(-1, o, ow).sum(axis=(0, 2))
+
+    @staticmethod
+    def input_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
+        node = saved.node
+        _, c, kh, _ = node.inputs[1].shape
+        n, _, oh, _ = g.shape
         _, _, hp, width = node.padded_shape
-        if node.needs_input_grad[1]:
-            grad_band = node.image_rows.T @ g_rows
-            # Every filter weight sits in the band once per horizontal offset: sum them.
-            per_offset = _band_diagonals(grad_band, c, kh, kw, width, o, ow)
-            grad_w = np.ascontiguousarray(per_offset.sum(axis=4).transpose(3, 1, 2, 0))
-        if len(node.inputs) == 3 and node.needs_input_grad[2]:
-            grad_b = g_rows.reshape(-1, o, ow).sum(axis=(0, 2))
-        if node.needs_input_grad[0]:
-            grad_rows = (g_rows @ node.band.T).reshape(n, oh, c, kh, width)
-            padded = np.zeros((n, c, hp, width), dtype=g.dtype)
-            for i in range(kh):
-                padded[:, :, i : i + oh, :] += grad_rows[:, :, :, i, :].transpose(0, 2, 1, 3)
-            (ph, pw) = node.attrs["padding"]
-            grad_x = padded[:, :, ph : hp - ph, pw : width - pw]
-        return grad_x, grad_w, grad_b
+        grad_rows = (saved.g_matrix(g) @ node.band.T).reshape(n, oh, c, kh, width)
+        padded = np.zeros((n, c, hp, width), dtype=g.dtype)
+        for i in range(kh):
+            padded[:, :, i : i + oh, :] += grad_rows[:, :, :, i, :].transpose(0, 2, 1, 3)
+        (ph, pw) = node.attrs["padding"]
+        return padded[:, :, ph : hp - ph, pw : width - pw]
 
 
 def _band_diagonals(
@@ -392,6 +524,121 @@ def _band_diagonals(
 
 
 _LAYOUTS = {"rows": _RowsLayout, "columns": _ColumnsLayout, "banded": _BandedLayout}
+
+
+# ---------------------------------------------------------------------- backward kernels
+class Conv2dInputGrad(Function):
+    """dX (N, C, H, W) of conv2d from g (N, O, OH, OW) and w (O, C, kh, kw): a transposed
+    convolution, ``torch.nn.grad.conv2d_input(input_shape, w, g, stride, padding)``.
+
+    Attributes ``stride``, ``padding``, ``input_shape`` (the convolution's input shape, which
+    fixes the rows and columns that no window reached), and ``layout``: inside a conv2d
+    node's backward, that node's :class:`_Saved`, whose layout of ``w`` it reads; otherwise
+    None (the rows layout's kernel on ``w`` itself). It is linear in each input:
+    d/dg = conv2d(u, w) and d/dw = conv2d_weight_grad(u, g).
+    """
+
+    name = "conv2d_input_grad"
+    differentiable_backward = True
+    new_gradients = True
+
+    def forward(
+        self,
+        g: np.ndarray,
+        w: np.ndarray,
+        *,
+        stride: Pair,
+        padding: Pair,
+        input_shape: tuple[int, ...],
+        layout: _Saved | None = None,
+    ) -> np.ndarray:
+        if layout is not None and layout.node is not None:
+            return _LAYOUTS[layout.layout].input_grad(layout, g)
+        n, c, h, width = input_shape
+        o, _, kh, kw = w.shape
+        (ph, pw), (_, _, oh, ow) = padding, g.shape
+        rows = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o)
+        w_rows = w.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)
+        padded_shape = (n, h + 2 * ph, width + 2 * pw, c)
+        return _rows_input_grad(rows, w_rows, padded_shape, w.shape, stride, padding, g.shape)
+
+    def backward(self, u: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        g, w = self.inputs
+        stride, padding = self.attrs["stride"], self.attrs["padding"]
+        grad_g = grad_w = None
+        if self.needs_input_grad[0]:
+            grad_g = Conv2d.apply(u, w, stride=stride, padding=padding)
+        if self.needs_input_grad[1]:
+            grad_w = Conv2dWeightGrad.apply(
+                u, g, stride=stride, padding=padding, weight_shape=w.shape
+            )
+        return grad_g, grad_w
+
+
+class Conv2dWeightGrad(Function):
+    """dW (O, C, kh, kw) of conv2d from its input x (N, C, H, W) and g (N, O, OH, OW),
+    ``torch.nn.grad.conv2d_weight(x, weight_shape, g, stride, padding)``.
+
+    ``layout``: inside a conv2d node's backward, that node's :class:`_Saved`, whose patches
+    of x (a cache of the same data as the input ``x``) it multiplies; otherwise None (the
+    rows layout's kernel on ``x``). Linear in each input: d/dx = conv2d_input_grad(g, u) and
+    d/dg = conv2d(x, u).
+    """
+
+    name = "conv2d_weight_grad"
+    differentiable_backward = True
+    new_gradients = True
+
+    def forward(
+        self,
+        x: np.ndarray,
+        g: np.ndarray,
+        *,
+        stride: Pair,
+        padding: Pair,
+        weight_shape: tuple[int, ...],
+        layout: _Saved | None = None,
+    ) -> np.ndarray:
+        if layout is not None and layout.node is not None:
+            return _LAYOUTS[layout.layout].weight_grad(layout, g)
+        n, o, oh, ow = g.shape
+        rows = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o)
+        return _rows_weight_grad(
+            _channels_last_padded(x, padding), rows, weight_shape, stride, g.shape
+        )
+
+    def backward(self, u: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        x, g = self.inputs
+        stride, padding = self.attrs["stride"], self.attrs["padding"]
+        grad_x = grad_g = None
+        if self.needs_input_grad[0]:
+            grad_x = Conv2dInputGrad.apply(
+                g, u, stride=stride, padding=padding, input_shape=x.shape
+            )
+        if self.needs_input_grad[1]:
+            grad_g = Conv2d.apply(x, u, stride=stride, padding=padding)
+        return grad_x, grad_g
+
+
+class Conv2dBiasGrad(Function):
+    """dbias (O,) of conv2d: g (N, O, OH, OW) summed over N, OH and OW.
+
+    ``layout`` as for :class:`Conv2dWeightGrad` (the layout's sum: a BLAS product, or the
+    column the weight gradient's product already holds). Backward: u broadcast back.
+    """
+
+    name = "conv2d_bias_grad"
+    differentiable_backward = True
+    new_gradients = True
+
+    def forward(self, g: np.ndarray, *, layout: _Saved | None = None) -> np.ndarray:
+        if layout is not None and layout.node is not None:
+            return _LAYOUTS[layout.layout].bias_grad(layout, g)
+        return g.sum(axis=(0, 2, 3))
+
+    def backward(self, u: Tensor) -> tuple[Tensor]:
+        shape = self.inputs[0].shape
+        return (u.reshape(1, shape[1], 1, 1).broadcast_to(shape),)
 
 
 # ---------------------------------------------------------------------- wrapper

@@ -39,6 +39,7 @@ class MaxPool2d(Function):
     """
 
     name = "max_pool2d"
+    differentiable_backward = True
     new_gradients = True
 
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
@@ -68,9 +69,45 @@ class MaxPool2d(Function):
         self.code = code
         return out
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        kernel, stride = self.attrs["kernel_size"], self.attrs["stride"]
-        code = self.code
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        code = Tensor._from_op(self.code, None)  # positions: constants of the derivative
+        return (
+            MaxPool2dRoute.apply(
+                g,
+                code,
+                kernel_size=self.attrs["kernel_size"],
+                stride=self.attrs["stride"],
+                input_shape=self.x.shape,
+                memory_order=memory_order(self.x),
+            ),
+        )
+
+
+class MaxPool2dRoute(Function):
+    """max_pool2d's input gradient: g (N, C, OH, OW) routed to the window positions ``code``.
+
+    ``grad[window p of output (n, c, i, j)] += g[n, c, i, j]`` where ``code[n, c, i, j] == p``
+    (p row-major in the kh x kw window). ``code`` (an integer Tensor, not differentiable) is
+    what :class:`MaxPool2d` recorded; ``input_shape`` and ``memory_order`` (see
+    :func:`memory_order`) give the gradient the pool input's shape and memory layout. Linear
+    in g: its backward gathers from the same positions (:class:`MaxPool2dGather`).
+    """
+
+    name = "max_pool2d_route"
+    differentiable_backward = True
+    new_gradients = True
+
+    def forward(
+        self,
+        g: np.ndarray,
+        code: np.ndarray,
+        *,
+        kernel_size: Pair,
+        stride: Pair,
+        input_shape: tuple[int, ...],
+        memory_order: tuple[int, ...],
+    ) -> np.ndarray:
+        kernel = kernel_size
         windows = window_slices(kernel, stride, code.shape[2:])
         overlapping = stride[0] < kernel[0] or stride[1] < kernel[1]
         # Every buffer takes x's memory layout (channels-last after a conv): numpy runs an
@@ -79,7 +116,9 @@ class MaxPool2d(Function):
             g_in_code_layout = np.empty_like(code, dtype=g.dtype)  # beats a pass over mixed
             g_in_code_layout[...] = g  # layouts per window position
             g = g_in_code_layout
-        grad = _gradient_buffer(self.x, g.dtype, kernel, stride, code.shape[2:], overlapping)
+        grad = _gradient_buffer(
+            input_shape, memory_order, g.dtype, kernel, stride, code.shape[2:], overlapping
+        )
         selected = np.empty_like(code, dtype=bool)
         for position, window in enumerate(windows):
             np.equal(code, position, out=selected)
@@ -87,7 +126,63 @@ class MaxPool2d(Function):
                 grad[window] += g * selected
             else:
                 np.multiply(g, selected, out=grad[window])
-        return (grad,)
+        return grad
+
+    def backward(self, u: Tensor) -> tuple[Tensor, None]:
+        attrs = self.attrs
+        gathered = MaxPool2dGather.apply(
+            u, self.inputs[1], kernel_size=attrs["kernel_size"], stride=attrs["stride"]
+        )
+        return gathered, None
+
+
+class MaxPool2dGather(Function):
+    """out[n, c, i, j] = u[window position code[n, c, i, j] of the window at (i*sh, j*sw)].
+
+    The transpose of :class:`MaxPool2dRoute` (the max pool's forward, given where the maxima
+    are): u (N, C, H, W) in, (N, C, OH, OW) out, in ``code``'s memory layout. Its backward
+    routes back (:class:`MaxPool2dRoute`).
+    """
+
+    name = "max_pool2d_gather"
+    differentiable_backward = True
+    new_gradients = True
+
+    def forward(
+        self, u: np.ndarray, code: np.ndarray, *, kernel_size: Pair, stride: Pair
+    ) -> np.ndarray:
+        out = np.zeros_like(code, dtype=u.dtype)
+        for position, window in enumerate(window_slices(kernel_size, stride, code.shape[2:])):
+            np.copyto(out, u[window], where=code == position)
+        return out
+
+    def backward(self, v: Tensor) -> tuple[Tensor, None]:
+        u, code = self.inputs
+        routed = MaxPool2dRoute.apply(
+            v,
+            code,
+            kernel_size=self.attrs["kernel_size"],
+            stride=self.attrs["stride"],
+            input_shape=u.shape,
+            memory_order=memory_order(u.data),
+        )
+        return routed, None
+
+
+def memory_order(x: np.ndarray) -> tuple[int, ...]:
+    """The axes of ``x`` from the outermost in memory to the innermost (largest stride first).
+
+    ``(0, 2, 3, 1)`` for an NCHW view of channels-last memory; ties keep the axes' order.
+    """
+    return tuple(sorted(range(x.ndim), key=lambda axis: -abs(x.strides[axis])))
+
+
+def _in_memory_order(
+    shape: tuple[int, ...], order: tuple[int, ...], dtype: np.dtype, zero: bool
+) -> np.ndarray:
+    """An array of ``shape`` laid out in memory as ``order`` says (zeros, or uninitialised)."""
+    make = np.zeros if zero else np.empty
+    return make([shape[axis] for axis in order], dtype=dtype).transpose(np.argsort(order))
 
 
 def _same_memory_order(a: np.ndarray, b: np.ndarray) -> bool:
@@ -96,7 +191,13 @@ def _same_memory_order(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _gradient_buffer(
-    x: np.ndarray, dtype: np.dtype, kernel: Pair, stride: Pair, out_hw: Pair, overlapping: bool
+    shape: tuple[int, ...],
+    order: tuple[int, ...],
+    dtype: np.dtype,
+    kernel: Pair,
+    stride: Pair,
+    out_hw: Pair,
+    overlapping: bool,
 ) -> np.ndarray:
     """The pool's input gradient buffer, in x's memory layout, before any window writes to it.
 
@@ -105,8 +206,8 @@ def _gradient_buffer(
     buffer the size of the input (5.5 MB for lenet's first pool) at every step.
     """
     if overlapping:
-        return np.zeros_like(x, dtype=dtype)
-    grad = np.empty_like(x, dtype=dtype)
+        return _in_memory_order(shape, order, dtype, zero=True)
+    grad = _in_memory_order(shape, order, dtype, zero=False)
     covered_h, covered_w = (out_hw[d] * stride[d] for d in range(2))
     grad[:, :, covered_h:, :] = 0
     grad[:, :, :, covered_w:] = 0
@@ -123,6 +224,7 @@ class AvgPool2d(Function):
     """out[n, c, i, j] = mean of the window at (i*sh, j*sw); each element gets g / (kh*kw)."""
 
     name = "avg_pool2d"
+    differentiable_backward = True
     new_gradients = True
 
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
@@ -133,13 +235,48 @@ class AvgPool2d(Function):
         self.x = x
         return total / np.asarray(len(slices), dtype=x.dtype)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        kernel, stride = self.attrs["kernel_size"], self.attrs["stride"]
-        grad = np.zeros_like(self.x, dtype=g.dtype)  # keeps x's memory layout
-        share = g / np.asarray(kernel[0] * kernel[1], dtype=g.dtype)
-        for window in window_slices(kernel, stride, g.shape[2:]):
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (
+            AvgPool2dSpread.apply(
+                g,
+                kernel_size=self.attrs["kernel_size"],
+                stride=self.attrs["stride"],
+                input_shape=self.x.shape,
+                memory_order=memory_order(self.x),
+            ),
+        )
+
+
+class AvgPool2dSpread(Function):
+    """avg_pool2d's input gradient: each g[n, c, i, j] / (kh*kw) added to its whole window.
+
+    g (N, C, OH, OW) in, ``input_shape`` out (laid out in memory as ``memory_order``). Its
+    transpose is average pooling itself, so its backward is ``avg_pool2d`` of the upstream.
+    """
+
+    name = "avg_pool2d_spread"
+    differentiable_backward = True
+    new_gradients = True
+
+    def forward(
+        self,
+        g: np.ndarray,
+        *,
+        kernel_size: Pair,
+        stride: Pair,
+        input_shape: tuple[int, ...],
+        memory_order: tuple[int, ...],
+    ) -> np.ndarray:
+        grad = _in_memory_order(input_shape, memory_order, g.dtype, zero=True)
+        share = g / np.asarray(kernel_size[0] * kernel_size[1], dtype=g.dtype)
+        for window in window_slices(kernel_size, stride, g.shape[2:]):
             grad[window] += share
-        return (grad,)
+        return grad
+
+    def backward(self, u: Tensor) -> tuple[Tensor]:
+        return (
+            AvgPool2d.apply(u, kernel_size=self.attrs["kernel_size"], stride=self.attrs["stride"]),
+        )
 
 
 # ---------------------------------------------------------------------- wrappers
