@@ -172,12 +172,12 @@ KEEP_FINITE: dict[str, tuple[tuple[int, ...], str]] = {
         "upstream gradient gives NaN (0 * inf) off them, PyTorch's scatter gives 0",
     ),
     "conv2d_input_grad": (
-        (1,),
-        "as conv2d: a non-finite weight meets the zero padding (0 * inf is NaN here), where "
-        "PyTorch's float32 kernel skips padded positions",
+        (0, 1),
+        "as conv2d: a non-finite upstream gradient or weight meets the zero padding (0 * inf "
+        "is NaN here), where PyTorch's float32 kernel skips padded positions",
     ),
     "conv2d_weight_grad": (
-        (1,),
+        (0, 1),
         "as conv2d: a non-finite upstream gradient meets the input's zero padding (0 * inf is "
         "NaN here), where PyTorch's float32 kernel skips padded positions",
     ),
