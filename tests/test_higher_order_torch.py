@@ -153,6 +153,21 @@ def test_third_derivative_of_tanh_on_a_scalar() -> None:
     np.testing.assert_allclose(d3.item(), t3.item(), rtol=1e-13)
 
 
+def test_pow_at_exponent_zero_follows_torch_at_second_order() -> None:
+    """d(a**b)/da is the constant 0 where b == 0 (PyTorch's where), so its derivative with
+    respect to b is 0 there (the math says 1 / a): pinned, as the property test avoids it."""
+    a, b = Tensor(np.array([2.0, 0.5]), requires_grad=True), Tensor(np.zeros(2), requires_grad=True)
+    (grad_a,) = tc.grad((a**b).sum(), a, create_graph=True)
+    (mixed,) = tc.grad(grad_a.sum(), b)
+    ta = torch.tensor([2.0, 0.5], dtype=torch.float64, requires_grad=True)
+    tb = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    (tgrad_a,) = torch.autograd.grad((ta**tb).sum(), ta, create_graph=True)
+    (tmixed,) = torch.autograd.grad(tgrad_a.sum(), tb)
+    _close(grad_a, tgrad_a)
+    _close(mixed, tmixed)
+    np.testing.assert_array_equal(mixed.data, [0.0, 0.0])
+
+
 # ---------------------------------------------------------------------- a CNN's Hessian
 def _cnn_loss(lib: str, x: object, labels: object, w1: object, b1: object, w2: object) -> object:
     """conv2d (3 filters) -> relu -> max_pool2d(2) -> flatten -> matmul -> cross_entropy."""

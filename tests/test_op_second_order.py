@@ -42,6 +42,20 @@ def output_shape(spec: OpSpec, case: Case) -> tuple[int, ...]:
     return tuple(out.shape)
 
 
+def away_from_second_order_rules(name: str, case: Case) -> Case:
+    """``case`` moved off the points where an op follows PyTorch's rule rather than the math at
+    second order (those are pinned against torch in ``tests/test_higher_order_torch.py``).
+
+    ``pow``: at an exponent of exactly 0, ``d(a**b)/da`` is PyTorch's constant 0 (a ``where``
+    that also avoids ``0 * inf`` at ``a == 0``), so its derivative with respect to ``b`` is 0
+    there, not ``1 / a``: exact zeros of the exponent are moved to 0.25.
+    """
+    if name == "pow":
+        base, exponent = case.inputs
+        return Case((base, np.where(exponent == 0, 0.25, exponent)), case.kwargs)
+    return case
+
+
 def check_op_second_order(spec: OpSpec, case: Case, upstream: np.ndarray, seed: int) -> None:
     """Assert that ``spec``'s op has right second derivatives on ``case`` for the upstream
     gradient ``upstream`` (raises GradgradcheckError, or RuntimeError for an op whose backward
@@ -64,7 +78,7 @@ def check_op_second_order(spec: OpSpec, case: Case, upstream: np.ndarray, seed: 
 @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
 def test_op_second_derivatives(name: str, data: st.DataObject, seed: int) -> None:
     spec = SPECS[name]
-    case = data.draw(spec.draw, label="case")
+    case = away_from_second_order_rules(name, data.draw(spec.draw, label="case"))
     upstream = data.draw(arrays(output_shape(spec, case)), label="upstream")
     check_op_second_order(spec, case, upstream, seed)
 
