@@ -4,7 +4,9 @@ docs-images``). A docs script, not part of the installed package.
 Each picture of an example model is exactly what the command line draws with the arguments in
 :data:`PICTURES` (``python -m tinygrad_cnn.viz <arguments> --out DIR/<name>``); the last one,
 ``alerts.svg``, is a small hand-made graph with a NaN and a dead ReLU for the values view, and
-``checked.svg`` colours a small CNN with a planted wrong backward by its ``check_graph`` report.
+``checked.svg`` colours a small CNN with a planted wrong backward by its ``check_graph`` report,
+and ``gradient_graph.svg`` (for ``docs/higher-order.md``) is the graph of a ``create_graph=True``
+gradient.
 Needs Graphviz's ``dot``.
 """
 
@@ -76,6 +78,18 @@ def checked_graph() -> Graph:
     return draw(loss, names={"loss": loss}, checks=check_graph(loss))
 
 
+def gradient_graph() -> Graph:
+    """The graph of ``d/dx sum(tanh(x) * w)`` taken with ``create_graph=True``: the ops of
+    tanh's and mul's backwards (``mul``, ``sub``) are nodes like the forward's ``tanh``."""
+    from tinygrad_cnn import grad
+    from tinygrad_cnn.tensor import Tensor
+
+    x = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True, name="x")
+    w = Tensor(np.array([1.5, 0.5, -1.0]), requires_grad=True, name="w")
+    (slope,) = grad((x.tanh() * w).sum(), x, create_graph=True)
+    return draw(slope, names={"d loss / dx": slope})
+
+
 def write_gallery(folder: Path) -> list[Path]:
     """Render every picture into ``folder``; returns the files written."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,6 +99,7 @@ def write_gallery(folder: Path) -> list[Path]:
         written.append(example_graph(args).render(folder / name))
     written.append(alerts_graph().render(folder / "alerts.svg"))
     written.append(checked_graph().render(folder / "checked.svg"))
+    written.append(gradient_graph().render(folder / "gradient_graph.svg"))
     return written
 
 

@@ -22,6 +22,7 @@ def test_the_softplus_walkthrough_runs_and_its_gradients_pass_the_property_test(
         + "\ntest_softplus_gradients()\n"
         + "import tinygrad_cnn as tc\n"
         + "assert tc.gradcheck(softplus, x.data.astype('float64'))\n"
+        + "assert tc.gradgradcheck(softplus, x.data.astype('float64'))\n"
         + "assert 'softplus' in tc.Function.registry\n"
     )
     # A subprocess: registering a demo op must not leak into this test session's registry.

@@ -140,10 +140,12 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from tinygrad_cnn.debug import (
         AnomalyError,
         GradcheckError,
+        GradgradcheckError,
         GraphReport,
         check_graph,
         detect_anomaly,
         gradcheck,
+        gradgradcheck,
     )
     from tinygrad_cnn.viz import draw
 
@@ -160,6 +162,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "detect_anomaly": ("tinygrad_cnn.debug", "detect_anomaly"),
     "GradcheckError": ("tinygrad_cnn.debug", "GradcheckError"),
     "gradcheck": ("tinygrad_cnn.debug", "gradcheck"),
+    "GradgradcheckError": ("tinygrad_cnn.debug", "GradgradcheckError"),
+    "gradgradcheck": ("tinygrad_cnn.debug", "gradgradcheck"),
     "draw": ("tinygrad_cnn.viz", "draw"),
 }
 
@@ -180,12 +184,13 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "AnomalyError", "Function", "GradcheckError", "GraphReport", "Size", "Tensor",
-    "ValuesIndices", "amax", "amin", "argmax", "argmin", "autograd", "avg_pool2d", "cat",
+    "AnomalyError", "Function", "GradcheckError", "GradgradcheckError", "GraphReport", "Size",
+    "Tensor", "ValuesIndices", "amax", "amin", "argmax", "argmin", "autograd", "avg_pool2d", "cat",
     "check_graph", "checkpoint", "chunk", "clamp", "clip", "clone", "concat", "concatenate",
     "conv2d", "cross_entropy", "data", "debug", "detect_anomaly", "draw", "enable_grad", "eq",
-    "flatten", "flip", "gather", "ge", "grad", "gradcheck", "gt", "is_grad_enabled",
-    "isfinite", "isinf", "isnan", "le", "log_softmax", "lt", "matmul", "max_pool2d", "models",
+    "flatten", "flip", "gather", "ge", "grad", "gradcheck", "gradgradcheck", "gt",
+    "is_grad_enabled", "isfinite", "isinf", "isnan", "le", "log_softmax", "lt", "matmul",
+    "max_pool2d", "models",
     "ne", "nn", "no_grad", "norm", "optim", "permute", "reshape", "set_grad_enabled", "sign",
     "softmax", "sort", "split",
     "squeeze", "stack", "t", "topk", "transpose", "unbind", "unsqueeze", "viz", "where",

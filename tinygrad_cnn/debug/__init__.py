@@ -1,7 +1,8 @@
 """Gradient debugging tools: :func:`gradcheck`, :func:`check_graph` and :func:`detect_anomaly`.
 
 - :func:`gradcheck` compares the gradients of a function with central finite differences and
-  names the input and element that disagree; :func:`numerical_jacobian` and
+  names the input and element that disagree; :func:`gradgradcheck` does the same for second
+  derivatives (of ``create_graph=True`` gradients); :func:`numerical_jacobian` and
   :func:`numerical_gradient` give the finite differences themselves. Both build on
   :mod:`tinygrad_cnn.debug.numerical`, the core every gradient check shares (also
   :func:`check_graph` and :func:`tinygrad_cnn.testing.assert_grads`).
@@ -22,6 +23,7 @@ from tinygrad_cnn.debug.anomaly import (
 )
 from tinygrad_cnn.debug.check_graph import GraphReport, OpCheck, check_graph
 from tinygrad_cnn.debug.gradcheck import GradcheckError, GradcheckWarning, gradcheck
+from tinygrad_cnn.debug.gradgradcheck import GradgradcheckError, gradgradcheck
 from tinygrad_cnn.debug.numerical import numerical_gradient, numerical_jacobian
 
 __all__ = [
@@ -29,12 +31,14 @@ __all__ = [
     "CallSite",
     "GradcheckError",
     "GradcheckWarning",
+    "GradgradcheckError",
     "GraphReport",
     "OpCheck",
     "check_graph",
     "describe_array",
     "detect_anomaly",
     "gradcheck",
+    "gradgradcheck",
     "is_anomaly_enabled",
     "numerical_gradient",
     "numerical_jacobian",

@@ -69,6 +69,8 @@ class GradcheckError(AssertionError):
         The two values compared at that element.
     relative_error : float
         ``|analytic - numerical| / |numerical|`` (``inf`` when ``numerical`` is 0).
+    summary : str
+        How the check ran and how much failed (the message's last line).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class GradcheckError(AssertionError):
         analytic: float = float("nan"),
         numerical: float = float("nan"),
         relative_error: float = float("nan"),
+        summary: str = "",
     ) -> None:
         super().__init__(message)
         self.input_index = input_index
@@ -89,6 +92,7 @@ class GradcheckError(AssertionError):
         self.analytic = analytic
         self.numerical = numerical
         self.relative_error = relative_error
+        self.summary = summary
 
 
 class GradcheckWarning(UserWarning):
@@ -164,6 +168,7 @@ class _Checker:
             analytic=analytic,
             numerical=numerical,
             relative_error=relative,
+            summary=summary,
         )
 
     def check_full(self) -> None:
