@@ -6,7 +6,8 @@
 58
 """
 
-from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn import functional, init
+from tinygrad_cnn.nn.dropout import AdaptiveAvgPool2d, Dropout
 from tinygrad_cnn.nn.layers import (
     AvgPool2d,
     Conv2d,
@@ -17,8 +18,20 @@ from tinygrad_cnn.nn.layers import (
     Sequential,
 )
 from tinygrad_cnn.nn.module import IncompatibleKeys, Module, Parameter
+from tinygrad_cnn.nn.more_activations import ELU, GELU, Hardtanh, LeakyReLU, SiLU, Softplus
+from tinygrad_cnn.nn.more_losses import (
+    BCEWithLogitsLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from tinygrad_cnn.nn.norm_layers import BatchNorm1d, BatchNorm2d, LayerNorm
 
 __all__ = [
     "AvgPool2d", "Conv2d", "Flatten", "IncompatibleKeys", "Linear", "MaxPool2d", "Module",
     "Parameter", "ReLU", "Sequential", "init",
+    "AdaptiveAvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Dropout", "ELU",
+    "GELU", "Hardtanh", "L1Loss", "LayerNorm", "LeakyReLU", "MSELoss", "NLLLoss", "SiLU",
+    "SmoothL1Loss", "Softplus", "functional",
 ]  # fmt: skip

@@ -207,7 +207,9 @@ def cross_entropy(
     """
     x, t = _check("cross_entropy", input, target, reduction)
     if isinstance(label_smoothing, bool) or not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        raise ValueError(
+            f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}"
+        )
     class_axis = 0 if x.ndim == 1 else 1
     classes = x.shape[class_axis]
     logp = log_softmax(x, class_axis)

@@ -20,7 +20,9 @@ from tinygrad_cnn.tensor import Tensor
 MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
+def pad(
+    input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None
+) -> Tensor:
     """Pad the last ``len(pad) // 2`` axes, as ``torch.nn.functional.pad``.
 
     ``pad`` lists ``(left, right)`` amounts from the LAST axis backwards:
