@@ -20,6 +20,7 @@ from tinygrad_cnn import ops
 from tinygrad_cnn.ops import losses_extra
 from tinygrad_cnn.ops.activation import elu, gelu, hardtanh, leaky_relu, silu, softplus
 from tinygrad_cnn.ops.conv import conv2d
+from tinygrad_cnn.ops.loss import log_softmax, softmax
 from tinygrad_cnn.ops.losses_extra import (
     binary_cross_entropy_with_logits,
     l1_loss,
@@ -27,7 +28,6 @@ from tinygrad_cnn.ops.losses_extra import (
     nll_loss,
     smooth_l1_loss,
 )
-from tinygrad_cnn.ops.loss import log_softmax, softmax
 from tinygrad_cnn.ops.normalization import batch_norm, dropout, layer_norm
 from tinygrad_cnn.ops.padding import adaptive_avg_pool2d, pad
 from tinygrad_cnn.ops.pool import avg_pool2d, max_pool2d
@@ -86,8 +86,9 @@ def cross_entropy(
     The common call (logits ``(N, C)``, integer labels ``(N,)``, no weight, smoothing or
     ignored label) runs the fused op :func:`tinygrad_cnn.ops.cross_entropy`; every other
     form (class weights, ``ignore_index``, ``label_smoothing``, probability targets,
-    ``(N, C, d1, ...)`` or ``(C,)`` inputs) runs :func:`tinygrad_cnn.ops.losses_extra.cross_entropy`,
-    composed of ``log_softmax`` and ``nll_loss``.
+    ``(N, C, d1, ...)`` or ``(C,)`` inputs) runs
+    :func:`tinygrad_cnn.ops.losses_extra.cross_entropy`, composed of ``log_softmax`` and
+    ``nll_loss``.
     """
     if not isinstance(target, Tensor):
         target = Tensor(np.asarray(target))

@@ -127,7 +127,7 @@ def _source_positions(mode: str, size: int, left: int, right: int) -> np.ndarray
     return positions % size
 
 
-def adaptive_avg_pool2d(input: Tensor, output_size: int | None | Sequence[int | None]) -> Tensor:
+def adaptive_avg_pool2d(input: Tensor, output_size: int | Sequence[int | None] | None) -> Tensor:
     """Average over windows that tile the image into ``output_size`` cells, as PyTorch:
     cell ``i`` of ``n`` along an axis of size ``H`` covers ``floor(i H / n)`` to
     ``ceil((i + 1) H / n)`` (windows may overlap when ``H`` is not a multiple of ``n``).
@@ -168,11 +168,11 @@ def _adaptive_mean(x: Tensor, axis: int, n: Any) -> Tensor:
     if size == 0:
         raise ValueError(f"adaptive_avg_pool2d: cannot pool an empty axis of shape {x.shape}")
     if size % n == 0:  # equal windows: one reshape and one mean
-        shape = x.shape[:axis] + (n, size // n) + x.shape[axis + 1 :]
+        shape = (*x.shape[:axis], n, size // n, *x.shape[axis + 1 :])
         return x.reshape(shape).mean(axis + 1)
     lead = (slice(None),) * axis
     cells = []
     for i in range(n):
         start, stop = (i * size) // n, -((-(i + 1) * size) // n)
-        cells.append(x[lead + (slice(start, stop),)].mean(axis, keepdim=True))
+        cells.append(x[(*lead, slice(start, stop))].mean(axis, keepdim=True))
     return concatenate(cells, axis)
