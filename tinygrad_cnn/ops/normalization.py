@@ -67,10 +67,10 @@ def batch_norm(
 ) -> Tensor:
     """Normalise each channel (axis 1) of ``input`` by its mean and variance.
 
-    In training (or without running statistics) the statistics are the batch's: the mean and
-    the biased variance over every axis but 1. In training the running statistics, when given,
-    are updated in place as ``(1 - momentum) * running + momentum * batch`` with the batch's
-    unbiased variance (as PyTorch). In evaluation the running statistics normalise.
+    In training the statistics are the batch's: the mean and the biased variance over every
+    axis but 1; the running statistics, when given, are updated in place as
+    ``(1 - momentum) * running + momentum * batch`` with the batch's unbiased variance (as
+    PyTorch). In evaluation the running statistics (then required) normalise.
 
     Parameters
     ----------
@@ -99,11 +99,16 @@ def batch_norm(
         _check_channels(name, t, channels)
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    if not training and running_mean is None:
+        raise ValueError(
+            "batch_norm: running_mean and running_var must be given in evaluation mode "
+            "(training=False)"
+        )
     axes = (0, *range(2, x.ndim))
     shape = (1, channels) + (1,) * (x.ndim - 2)
-    if training or running_mean is None:
+    if training:
         count = x.numel() // channels
-        if training and count <= 1:
+        if count <= 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input "
                 f"of shape {x.shape}"
@@ -111,7 +116,7 @@ def batch_norm(
         mean = x.mean(axes, keepdim=True)
         centred = x - mean
         var = (centred * centred).mean(axes, keepdim=True)
-        if training and running_mean is not None:
+        if running_mean is not None:
             with no_grad():
                 m = float(momentum)
                 batch_var = var.data.reshape(channels) * (count / (count - 1))
