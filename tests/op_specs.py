@@ -743,6 +743,7 @@ def _specs() -> dict[str, OpSpec]:
         ),
         OpSpec("sqrt", _unary(positive_arrays()), lambda x: x.sqrt(), lambda x: T().sqrt(x)),
         OpSpec("tanh", any_values, lambda x: x.tanh(), lambda x: T().tanh(x)),
+        OpSpec("erf", any_values, lambda x: tc.ops.erf(x), lambda x: T().erf(x)),
         OpSpec(
             "pow_scalar",
             _pow_scalar_case(),

@@ -267,16 +267,50 @@ def test_cross_entropy_loss_module_matches_torch(reduction: str) -> None:
     np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-10)
 
 
-def test_cross_entropy_loss_rejects_what_the_op_lacks() -> None:
-    with pytest.raises(TypeError, match="label_smoothing"):
-        nn.CrossEntropyLoss(label_smoothing=0.1)
-    with pytest.raises(TypeError, match="ignore_index"):
-        nn.CrossEntropyLoss(ignore_index=0)
-    with pytest.raises(TypeError, match="weight"):
-        nn.CrossEntropyLoss(weight=np.ones(3))
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"weight": [0.5, 1.0, 2.0, 1.5]},
+        {"ignore_index": 2},
+        {"label_smoothing": 0.1},
+        {"weight": [0.5, 1.0, 2.0, 1.5], "ignore_index": 1, "label_smoothing": 0.2},
+    ],
+)
+def test_cross_entropy_loss_options_match_torch(options: dict) -> None:
+    rng = np.random.default_rng(5)
+    logits, labels = rng.normal(size=(6, 4)), rng.integers(0, 4, 6)
+    ours_options = {k: Tensor(np.array(v)) if k == "weight" else v for k, v in options.items()}
+    theirs_options = {
+        k: torch.tensor(v, dtype=torch.float64) if k == "weight" else v for k, v in options.items()
+    }
+    x, tx = Tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    loss = nn.CrossEntropyLoss(**ours_options)(x, labels)
+    expected = torch.nn.CrossEntropyLoss(**theirs_options)(tx, torch.from_numpy(labels))
+    np.testing.assert_allclose(loss.data, expected.detach().numpy(), rtol=1e-12)
+    loss.backward()
+    expected.backward()
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_cross_entropy_loss_refuses_bad_arguments() -> None:
     with pytest.raises(ValueError, match="reduction"):
         nn.CrossEntropyLoss(reduction="avg")
-    assert nn.CrossEntropyLoss(label_smoothing=0.0, ignore_index=-100).reduction == "mean"
+    with pytest.raises(TypeError, match="size_average"):
+        nn.CrossEntropyLoss(size_average=True)
+
+
+def test_batch_norm_buffers_are_in_state_dict_as_torch() -> None:
+    for ours, theirs in (
+        (nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)),
+        (nn.BatchNorm1d(4, affine=False), torch.nn.BatchNorm1d(4, affine=False)),
+        (
+            nn.BatchNorm1d(2, track_running_stats=False),
+            torch.nn.BatchNorm1d(2, track_running_stats=False),
+        ),
+    ):
+        expected = {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+        assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == expected
+        assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
 
 
 def test_buffers_round_trip_through_safetensors_files(tmp_path) -> None:

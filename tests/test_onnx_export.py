@@ -40,6 +40,7 @@ TOLERANCE = 1e-5
 ORT_FLOAT32_ONLY: dict[str, str] = {
     "conv2d": "onnxruntime's CPU Conv is float32 only",
     "avg_pool2d": "onnxruntime's CPU AveragePool is float32 only",
+    "erf": "onnxruntime's CPU Erf is float32 only",
 }
 
 

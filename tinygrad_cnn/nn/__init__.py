@@ -7,9 +7,10 @@ activations, losses, initialisers and gradient utilities (``nn.utils``).
 58
 """
 
-from tinygrad_cnn.nn import init, utils
+from tinygrad_cnn.nn import functional, init, utils
 from tinygrad_cnn.nn.activation import Identity, LogSoftmax, Sigmoid, Softmax, Tanh
 from tinygrad_cnn.nn.containers import ModuleDict, ModuleList
+from tinygrad_cnn.nn.dropout import AdaptiveAvgPool2d, Dropout
 from tinygrad_cnn.nn.layers import (
     AvgPool2d,
     Conv2d,
@@ -21,9 +22,21 @@ from tinygrad_cnn.nn.layers import (
 )
 from tinygrad_cnn.nn.loss import CrossEntropyLoss
 from tinygrad_cnn.nn.module import IncompatibleKeys, Module, Parameter, RemovableHandle
+from tinygrad_cnn.nn.more_activations import ELU, GELU, Hardtanh, LeakyReLU, SiLU, Softplus
+from tinygrad_cnn.nn.more_losses import (
+    BCEWithLogitsLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from tinygrad_cnn.nn.norm_layers import BatchNorm1d, BatchNorm2d, LayerNorm
 
 __all__ = [
-    "AvgPool2d", "Conv2d", "CrossEntropyLoss", "Flatten", "Identity", "IncompatibleKeys",
-    "Linear", "LogSoftmax", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "Parameter",
-    "ReLU", "RemovableHandle", "Sequential", "Sigmoid", "Softmax", "Tanh", "init", "utils",
+    "ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d",
+    "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "Hardtanh", "Identity",
+    "IncompatibleKeys", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
+    "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU",
+    "RemovableHandle", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus",
+    "Tanh", "functional", "init", "utils",
 ]  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinygrad_cnn import ops
+from tinygrad_cnn.nn import functional
 from tinygrad_cnn.nn.module import Module
 from tinygrad_cnn.tensor import Tensor
 
@@ -12,40 +12,59 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 class CrossEntropyLoss(Module):
-    """Softmax cross-entropy between logits ``(N, C)`` and integer labels ``(N,)``.
+    """Softmax cross-entropy between logits and class labels or probabilities.
 
-    PyTorch's ``nn.CrossEntropyLoss`` over :func:`tinygrad_cnn.ops.cross_entropy`. Only the
-    arguments that op supports are accepted: ``weight``, ``ignore_index``,
-    ``label_smoothing`` and ``size_average``/``reduce`` raise a ``TypeError`` naming the
-    argument, rather than giving an answer different from PyTorch's.
+    PyTorch's ``nn.CrossEntropyLoss`` over :func:`tinygrad_cnn.nn.functional.cross_entropy`
+    (the fused op for the plain call; class ``weight``, ``ignore_index``, ``label_smoothing``,
+    probability targets and ``(N, C, d1, ...)`` inputs go through the composed version).
 
     Parameters
     ----------
+    weight : Tensor of shape (C,), optional
+        A weight per class.
+    ignore_index : int, default -100
+        Targets equal to it contribute nothing (class-index targets only).
     reduction : {'mean', 'sum', 'none'}, default 'mean'
+    label_smoothing : float in [0, 1], default 0.0
 
-    Shapes: ``input (N, C)``, ``target (N,)`` of int; the output is a scalar, or ``(N,)``
-    with ``reduction='none'``.
+    Shapes: ``input (N, C)`` or ``(N, C, d1, ...)`` or ``(C,)``; ``target`` of class indices
+    ``(N, d1, ...)`` or of probabilities shaped like ``input``; the output is a scalar, or the
+    target's shape with ``reduction='none'``.
     """
 
-    def __init__(self, weight: Any = None, *, reduction: str = "mean", **unsupported: Any) -> None:
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        size_average: Any = None,
+        ignore_index: int = -100,
+        reduce: Any = None,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ) -> None:
         super().__init__()
-        if weight is not None:
-            raise TypeError("CrossEntropyLoss: weight (class weights) is not supported yet")
-        for name, value in unsupported.items():
-            if name in ("size_average", "reduce", "ignore_index", "label_smoothing"):
-                default = {"ignore_index": -100, "label_smoothing": 0.0}.get(name)
-                if value is None or value == default:
-                    continue
-                raise TypeError(f"CrossEntropyLoss: {name}={value!r} is not supported yet")
-            raise TypeError(f"CrossEntropyLoss: unexpected keyword argument {name!r}")
+        for name, value in (("size_average", size_average), ("reduce", reduce)):
+            if value is not None:  # deprecated in PyTorch: one way to say it here
+                raise TypeError(f"CrossEntropyLoss: {name} is deprecated; use reduction=")
         if reduction not in _REDUCTIONS:
             raise ValueError(
                 f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
             )
-        self.reduction = reduction
+        if weight is not None:
+            self.register_buffer("weight", weight if isinstance(weight, Tensor) else Tensor(weight))
+        else:
+            self.weight = None
+        self.ignore_index, self.reduction = ignore_index, reduction
+        self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return ops.cross_entropy(input, target, reduction=self.reduction)
+        return functional.cross_entropy(
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""

@@ -418,6 +418,7 @@ EXPORT_RULES: dict[str, Rule] = {
     "sqrt": _same("Sqrt"),
     "relu": _relu,
     "tanh": _same("Tanh"),
+    "erf": _same("Erf"),
     "sigmoid": _same("Sigmoid"),
     "abs": _same("Abs"),
     "cast": _cast,

@@ -146,3 +146,7 @@ __all__ += [  # in place (ops/inplace.py)
     "AddInPlace", "ClampInPlace", "CopyInPlace", "DivInPlace", "MulInPlace", "SubInPlace",
     "add_", "clamp_", "copy_", "div_", "fill_", "mul_", "sub_", "zero_",
 ]  # fmt: skip
+
+from tinygrad_cnn.ops.special import Erf, erf  # noqa: E402  (issue 16: GELU's exact form)
+
+__all__ += ["Erf", "erf"]
