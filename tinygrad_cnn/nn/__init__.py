@@ -8,7 +8,19 @@ activations, losses, initialisers and gradient utilities (``nn.utils``).
 """
 
 from tinygrad_cnn.nn import functional, init, utils
-from tinygrad_cnn.nn.activation import Identity, LogSoftmax, Sigmoid, Softmax, Tanh
+from tinygrad_cnn.nn.activation import (
+    ELU,
+    GELU,
+    Hardtanh,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from tinygrad_cnn.nn.containers import ModuleDict, ModuleList
 from tinygrad_cnn.nn.dropout import AdaptiveAvgPool2d, Dropout
 from tinygrad_cnn.nn.layers import (
@@ -20,16 +32,15 @@ from tinygrad_cnn.nn.layers import (
     ReLU,
     Sequential,
 )
-from tinygrad_cnn.nn.loss import CrossEntropyLoss
-from tinygrad_cnn.nn.module import IncompatibleKeys, Module, Parameter, RemovableHandle
-from tinygrad_cnn.nn.more_activations import ELU, GELU, Hardtanh, LeakyReLU, SiLU, Softplus
-from tinygrad_cnn.nn.more_losses import (
+from tinygrad_cnn.nn.loss import (
     BCEWithLogitsLoss,
+    CrossEntropyLoss,
     L1Loss,
     MSELoss,
     NLLLoss,
     SmoothL1Loss,
 )
+from tinygrad_cnn.nn.module import IncompatibleKeys, Module, Parameter, RemovableHandle
 from tinygrad_cnn.nn.norm_layers import BatchNorm1d, BatchNorm2d, LayerNorm
 
 __all__ = [
