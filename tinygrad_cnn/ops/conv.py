@@ -688,7 +688,8 @@ def conv2d(
         raise TypeError(f"conv2d: weight must be a Tensor, got {type(weight).__name__}")
     if weight.ndim != 4:
         raise ValueError(
-            f"conv2d: weight must have shape (O, C / groups, kh, kw), got shape {weight.shape}"
+            f"conv2d: weight must have shape (O, C, kh, kw) (C / groups with groups), got shape "
+            f"{weight.shape}"
         )
     if 0 in weight.shape[2:]:  # kernel sides must be positive: a 0-wide one would give zeros
         raise ValueError(f"conv2d: kernel sides must be positive, got weight shape {weight.shape}")
