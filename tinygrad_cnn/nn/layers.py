@@ -19,6 +19,8 @@ import numpy as np
 from tinygrad_cnn import ops, random
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.module import Module, Parameter
+from tinygrad_cnn.ops.conv_options import PADDING_STRINGS, same_padding_amounts
+from tinygrad_cnn.ops.padding import pad as functional_pad
 from tinygrad_cnn.ops.window import pair
 from tinygrad_cnn.tensor import Tensor
 
@@ -123,24 +125,34 @@ class Linear(Module):
 class Conv2d(Module):
     """2-D convolution (cross-correlation) over NCHW images, see :func:`tinygrad_cnn.conv2d`.
 
+    ``torch.nn.Conv2d``'s arguments, defaults and semantics.
+
     Parameters
     ----------
     in_channels, out_channels : int
+        Both divisible by ``groups``.
     kernel_size : int or (int, int)
     stride : int or (int, int), default 1
-    padding : int or (int, int), default 0
-        Zero padding on each side.
+    padding : int, (int, int), 'valid' or 'same', default 0
+        Padding on each side; ``'same'`` (stride 1 only) keeps the input's size, with one
+        more row/column on the right/bottom when ``dilation * (k - 1)`` is odd.
+    dilation : int or (int, int), default 1
+        Spacing between kernel elements.
+    groups : int, default 1
+        Blocks of channels convolved separately (``in_channels``: depthwise).
     bias : bool, default True
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}, default 'zeros'
+        The padded values (other modes pad with :func:`tinygrad_cnn.nn.functional.pad`).
     seed : int, numpy Generator or None
     dtype : floating dtype, default float32
 
     Attributes
     ----------
-    weight : Parameter, shape (out_channels, in_channels, kh, kw)
+    weight : Parameter, shape (out_channels, in_channels / groups, kh, kw)
     bias : Parameter, shape (out_channels,), or None
 
     Shapes: input ``(N, in_channels, H, W)``, output ``(N, out_channels, OH, OW)`` with
-    ``OH = (H + 2 * padding - kh) // stride + 1``.
+    ``OH = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1``.
     """
 
     def __init__(
@@ -149,8 +161,11 @@ class Conv2d(Module):
         out_channels: int,
         kernel_size: int | tuple[int, int],
         stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] = 0,
+        padding: int | tuple[int, int] | str = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
         bias: bool = True,
+        padding_mode: str = "zeros",
         *,
         seed: int | np.random.Generator | None = None,
         dtype: Any = np.float32,
@@ -160,9 +175,34 @@ class Conv2d(Module):
         self.out_channels = _positive_int("Conv2d", "out_channels", out_channels)
         self.kernel_size = pair("Conv2d", "kernel_size", kernel_size, 1)
         self.stride = pair("Conv2d", "stride", stride, 1)
-        self.padding = pair("Conv2d", "padding", padding, 0)
+        self.dilation = pair("Conv2d", "dilation", dilation, 1)
+        self.groups = _positive_int("Conv2d", "groups", groups)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(
+                f"Conv2d: in_channels ({self.in_channels}) and out_channels "
+                f"({self.out_channels}) must be divisible by groups ({self.groups})"
+            )
+        if isinstance(padding, str):
+            if padding not in PADDING_STRINGS:
+                raise ValueError(
+                    f"Conv2d: padding must be an int, a pair of ints, 'same' or 'valid', "
+                    f"got {padding!r}"
+                )
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(
+                    "Conv2d: padding='same' is not supported for strided convolutions, got "
+                    f"stride {self.stride}"
+                )
+            self.padding: tuple[int, int] | str = padding
+        else:
+            self.padding = pair("Conv2d", "padding", padding, 0)
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(
+                f"Conv2d: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}"
+            )
+        self.padding_mode = padding_mode
         self.dtype = _float_dtype("Conv2d", dtype)
-        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, self.dtype))
         bias_param = Parameter(np.empty(self.out_channels, self.dtype)) if bias else None
         self.register_parameter("bias", bias_param)
@@ -174,7 +214,22 @@ class Conv2d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input(self, x, self.dtype)
-        return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        options = {}
+        if self.dilation != (1, 1):
+            options["dilation"] = self.dilation
+        if self.groups != 1:
+            options["groups"] = self.groups
+        if self.padding_mode == "zeros":
+            return ops.conv2d(
+                x, self.weight, self.bias, stride=self.stride, padding=self.padding, **options
+            )
+        if self.padding == "same":
+            amounts = same_padding_amounts(self.kernel_size, self.dilation)
+        else:
+            (ph, pw) = (0, 0) if self.padding == "valid" else self.padding
+            amounts = (pw, pw, ph, ph)
+        padded = functional_pad(x, amounts, mode=self.padding_mode)
+        return ops.conv2d(padded, self.weight, self.bias, stride=self.stride, **options)
 
     def extra_repr(self) -> str:
         text = (
@@ -183,39 +238,139 @@ class Conv2d(Module):
         )
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
+
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _flag(layer: str, name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{layer}: {name} must be a bool, got {value!r}")
+    return value
 
 
 class _Pool2d(Module):
     """Shared constructor of the pooling layers: ``stride`` defaults to ``kernel_size``."""
 
-    def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None) -> None:
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: Any = None,
+        padding: int | tuple[int, int] = 0,
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__()
         layer = type(self).__name__
         self.kernel_size = pair(layer, "kernel_size", kernel_size, 1)
         self.stride = self.kernel_size if stride is None else pair(layer, "stride", stride, 1)
+        self.padding = pair(layer, "padding", padding, 0)
+        self.ceil_mode = _flag(layer, "ceil_mode", ceil_mode)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+        text = f"kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.ceil_mode:
+            text += ", ceil_mode=True"
+        return text
 
 
 class MaxPool2d(_Pool2d):
     """2-D max pooling; the gradient goes to the first maximum of each window (row-major).
 
-    Shapes: input ``(N, C, H, W)``, output ``(N, C, (H - kh) // sh + 1, (W - kw) // sw + 1)``.
+    ``torch.nn.MaxPool2d(kernel_size, stride=None, padding=0, dilation=1,
+    return_indices=False, ceil_mode=False)``, see :func:`tinygrad_cnn.max_pool2d`; with
+    ``return_indices`` the call returns ``(output, indices)``.
+
+    Shapes: input ``(N, C, H, W)``, output ``(N, C, OH, OW)`` with
+    ``OH = (H + 2 * padding - dilation * (kh - 1) - 1) // sh + 1`` (rounded up in ceil mode).
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        return ops.max_pool2d(x, self.kernel_size, self.stride)
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: Any = None,
+        padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation = pair("MaxPool2d", "dilation", dilation, 1)
+        self.return_indices = _flag("MaxPool2d", "return_indices", return_indices)
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        if self.padding == (0, 0) and self.dilation == (1, 1) and not self.ceil_mode:
+            if not self.return_indices:
+                return ops.max_pool2d(x, self.kernel_size, self.stride)
+        return ops.max_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+        )
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.return_indices:
+            text += ", return_indices=True"
+        return text
 
 
 class AvgPool2d(_Pool2d):
-    """2-D average pooling over windows; shapes as :class:`MaxPool2d`."""
+    """2-D average pooling over windows, shapes as :class:`MaxPool2d` with dilation 1.
+
+    ``torch.nn.AvgPool2d(kernel_size, stride=None, padding=0, ceil_mode=False,
+    count_include_pad=True, divisor_override=None)``, see :func:`tinygrad_cnn.avg_pool2d`.
+    """
+
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: Any = None,
+        padding: int | tuple[int, int] = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = _flag("AvgPool2d", "count_include_pad", count_include_pad)
+        self.divisor_override = divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.avg_pool2d(x, self.kernel_size, self.stride)
+        if self.padding == (0, 0) and not self.ceil_mode and self.divisor_override is None:
+            return ops.avg_pool2d(x, self.kernel_size, self.stride)
+        return ops.avg_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if not self.count_include_pad:
+            text += ", count_include_pad=False"
+        if self.divisor_override is not None:
+            text += f", divisor_override={self.divisor_override}"
+        return text
 
 
 class ReLU(Module):

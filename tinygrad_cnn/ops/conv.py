@@ -23,6 +23,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.conv_options import dilate_weight, resolve_padding
+from tinygrad_cnn.ops.movement import concatenate
 from tinygrad_cnn.ops.window import (
     Pair,
     check_image,
@@ -643,36 +645,73 @@ class Conv2dBiasGrad(Function):
 
 # ---------------------------------------------------------------------- wrapper
 def conv2d(
-    x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
 ) -> Tensor:
     """2-D convolution (cross-correlation, as in PyTorch) of a batch of images.
+
+    ``torch.nn.functional.conv2d``'s arguments, defaults and semantics. The default call
+    (dilation 1, one group, numeric padding) is one :class:`Conv2d` op; the options are
+    compositions of registered ops (:mod:`tinygrad_cnn.ops.conv_options`: padding, slicing,
+    reshapes, concatenation around :class:`Conv2d`), so their gradients can be
+    differentiated again too.
 
     Parameters
     ----------
     x : Tensor, shape (N, C, H, W)
-    weight : Tensor, shape (O, C, kh, kw)
+    weight : Tensor, shape (O, C / groups, kh, kw)
     bias : Tensor, shape (O,), optional
-    stride, padding : int or (int, int)
-        Step between windows (positive) and zero padding on each side (non-negative).
+    stride : int or (int, int)
+        Step between windows (positive).
+    padding : int, (int, int), 'valid' or 'same'
+        Zero padding on each side (non-negative); ``'valid'`` is 0, ``'same'`` (stride 1
+        only) pads so that the output has the input's size, one more on the right/bottom
+        than on the left/top when ``dilation * (k - 1)`` is odd, as PyTorch.
+    dilation : int or (int, int)
+        Spacing between kernel elements (positive).
+    groups : int
+        Input and output channels split into ``groups`` blocks, each convolved separately
+        (``groups == C`` is a depthwise convolution). C and O must be divisible by it.
 
     Returns
     -------
-    Tensor, shape (N, O, OH, OW) with OH = (H + 2 * padding - kh) // stride + 1.
+    Tensor, shape (N, O, OH, OW) with
+    OH = (H + 2 * padding - dilation * (kh - 1) - 1) // stride + 1.
     """
     check_image("conv2d", x)
     if not isinstance(weight, Tensor):
         raise TypeError(f"conv2d: weight must be a Tensor, got {type(weight).__name__}")
     if weight.ndim != 4:
-        raise ValueError(f"conv2d: weight must have shape (O, C, kh, kw), got shape {weight.shape}")
+        raise ValueError(
+            f"conv2d: weight must have shape (O, C, kh, kw) (C / groups with groups), got shape "
+            f"{weight.shape}"
+        )
     if 0 in weight.shape[2:]:  # kernel sides must be positive: a 0-wide one would give zeros
         raise ValueError(f"conv2d: kernel sides must be positive, got weight shape {weight.shape}")
-    if weight.shape[1] != x.shape[1]:
+    if isinstance(groups, bool) or not isinstance(groups, int | np.integer) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+    if weight.shape[1] * groups != x.shape[1]:
         raise ValueError(
             f"conv2d: input has {x.shape[1]} channels (shape {x.shape}) but weight expects "
-            f"{weight.shape[1]} (shape {weight.shape})"
+            f"{weight.shape[1] * groups} ({weight.shape[1]} per group times groups={groups}, "
+            f"weight shape {weight.shape})"
         )
-    stride, padding = pair("conv2d", "stride", stride, 1), pair("conv2d", "padding", padding, 0)
-    check_window_fits("conv2d", x.shape, weight.shape[2:], padding)
+    if weight.shape[0] % groups:
+        raise ValueError(
+            f"conv2d: out channels {weight.shape[0]} (weight shape {weight.shape}) must be "
+            f"divisible by groups={groups}"
+        )
+    stride = pair("conv2d", "stride", stride, 1)
+    dilation = pair("conv2d", "dilation", dilation, 1)
+    default = not isinstance(padding, str) and dilation == (1, 1) and groups == 1
+    if default:
+        padding = pair("conv2d", "padding", padding, 0)
+        check_window_fits("conv2d", x.shape, weight.shape[2:], padding)
     inputs = [x, weight]
     if bias is not None:
         if not isinstance(bias, Tensor):
@@ -685,4 +724,38 @@ def conv2d(
         raise TypeError(
             f"conv2d: input, weight and bias must share one dtype, got {sorted(map(str, dtypes))}"
         )
-    return Conv2d.apply(*inputs, stride=stride, padding=padding)
+    if default:
+        return Conv2d.apply(*inputs, stride=stride, padding=padding)
+    return _conv2d_options(x, weight, bias, stride, padding, dilation, int(groups))
+
+
+def _conv2d_options(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Pair,
+    padding: Any,
+    dilation: Pair,
+    groups: int,
+) -> Tensor:
+    """conv2d with string padding, dilation or groups, composed of registered ops.
+
+    'same'/'valid' become numeric padding (the input padded first on the right/bottom where
+    'same' is asymmetric), dilation a dilated weight (zeros between its elements), and groups
+    one :class:`Conv2d` per block of channels, concatenated.
+    """
+    x, padding = resolve_padding("conv2d", x, weight.shape[2:], stride, padding, dilation)
+    if dilation != (1, 1):
+        weight = dilate_weight(weight, dilation)
+    check_window_fits("conv2d", x.shape, weight.shape[2:], padding)
+    if groups == 1:
+        inputs = (x, weight) if bias is None else (x, weight, bias)
+        return Conv2d.apply(*inputs, stride=stride, padding=padding)
+    c, o = x.shape[1] // groups, weight.shape[0] // groups
+    outs = []
+    for k in range(groups):
+        block = (x[:, k * c : (k + 1) * c], weight[k * o : (k + 1) * o])
+        if bias is not None:
+            block += (bias[k * o : (k + 1) * o],)
+        outs.append(Conv2d.apply(*block, stride=stride, padding=padding))
+    return concatenate(outs, axis=1)

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops import pool_options
+from tinygrad_cnn.ops.movement import stack
 from tinygrad_cnn.ops.window import (
     Pair,
     check_image,
@@ -288,23 +290,152 @@ def _pool(op: type[Function], x: Tensor, kernel_size: Any, stride: Any) -> Tenso
     return op.apply(x, kernel_size=kernel, stride=stride)
 
 
-def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
+def _check_flag(op: str, name: str, value: Any) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{op}: {name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _geometry(
+    op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any
+) -> tuple[Pair, Pair, Pair, Pair, Pair, tuple[tuple[int, int], ...]]:
+    """Checked kernel, stride, padding, dilation, output size and the ``pad`` widths."""
+    check_image(op, x)
+    kernel = pair(op, "kernel_size", kernel_size, 1)
+    stride = kernel if stride is None else pair(op, "stride", stride, 1)
+    padding = pair(op, "padding", padding, 0)
+    dilation = pair(op, "dilation", dilation, 1)
+    ceil_mode = _check_flag(op, "ceil_mode", ceil_mode)
+    pool_options.check_padding(op, kernel, padding)
+    out_hw = pool_options.output_size(op, x.shape, kernel, stride, padding, dilation, ceil_mode)
+    widths = pool_options.pad_widths(x.shape, kernel, stride, padding, dilation, out_hw)
+    return kernel, stride, padding, dilation, out_hw, widths
+
+
+def max_pool2d(
+    x: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """2-D max pooling; the gradient goes to the first maximum of each window (row-major).
+
+    ``torch.nn.functional.max_pool2d``'s arguments, defaults and semantics. The default call
+    is one :class:`MaxPool2d` op; padding and ceil mode pad the input with -inf (the ``pad``
+    op) first, and dilation pools the stacked dilated windows, so every option
+    differentiates to any order.
 
     Parameters
     ----------
     x : Tensor, shape (N, C, H, W)
     kernel_size : int or (int, int)
     stride : int or (int, int), optional
-        Defaults to ``kernel_size``. Windows that do not fit are dropped (floor), as in PyTorch.
+        Defaults to ``kernel_size``.
+    padding : int or (int, int), default 0
+        Implicit -inf padding on each side, at most half the kernel size.
+    dilation : int or (int, int), default 1
+        Spacing between window elements.
+    ceil_mode : bool, default False
+        Round the output size up (a last, partial window, which must start inside the input
+        or its left padding) instead of down (windows that do not fit are dropped).
+    return_indices : bool, default False
+        Also return the int64 flat index (``row * W + col``) in its input plane of each
+        window's maximum, as PyTorch (for ``max_unpool2d``).
 
     Returns
     -------
-    Tensor, shape (N, C, (H - kh) // sh + 1, (W - kw) // sw + 1)
+    Tensor, shape (N, C, OH, OW), with
+    OH = (H + 2 * padding - dilation * (kh - 1) - 1) // sh + 1 (rounded up in ceil mode);
+    and with ``return_indices``, the (N, C, OH, OW) int64 indices as a second Tensor.
     """
-    return _pool(MaxPool2d, x, kernel_size, stride)
+    return_indices = _check_flag("max_pool2d", "return_indices", return_indices)
+    if padding == 0 and dilation == 1 and ceil_mode is False and not return_indices:
+        return _pool(MaxPool2d, x, kernel_size, stride)
+    kernel, stride, padding, dilation, out_hw, widths = _geometry(
+        "max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    padded = x.pad(widths, value=-np.inf) if any(w != (0, 0) for w in widths) else x
+    out = _max_pool_padded(padded, kernel, stride, dilation, out_hw)
+    if not return_indices:
+        return out
+    indices = pool_options.max_indices(
+        padded.data, x.shape[2:], kernel, stride, padding, dilation, out_hw
+    )
+    return out, Tensor(indices)
 
 
-def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
-    """2-D average pooling; same shapes and defaults as :func:`max_pool2d`."""
-    return _pool(AvgPool2d, x, kernel_size, stride)
+def _max_pool_padded(x: Tensor, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Tensor:
+    """Max pool of an already padded input whose floor-mode windows give ``out_hw``."""
+    if dilation == (1, 1):
+        return MaxPool2d.apply(x, kernel_size=kernel, stride=stride)
+    # Dilated windows: stack each kernel position's strided slice on a last axis, and max
+    # pool that axis (the MaxPool2d op keeps PyTorch's tie and NaN rules and its backward).
+    windows = pool_options.dilated_windows(kernel, stride, dilation, out_hw)
+    n, c = x.shape[:2]
+    size = kernel[0] * kernel[1]
+    stacked = stack([x[w] for w in windows], axis=-1).reshape(n, c, out_hw[0] * out_hw[1], size)
+    pooled = MaxPool2d.apply(stacked, kernel_size=(1, size), stride=(1, size))
+    return pooled.reshape(n, c, *out_hw)
+
+
+def avg_pool2d(
+    x: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """2-D average pooling: ``torch.nn.functional.avg_pool2d``'s arguments and semantics.
+
+    The default call is one :class:`AvgPool2d` op; padding and ceil mode pad the input with
+    zeros (the ``pad`` op) first and scale each output by its window's divisor (a constant),
+    so every option differentiates to any order.
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, C, H, W)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size``.
+    padding : int or (int, int), default 0
+        Implicit zero padding on each side, at most half the kernel size.
+    ceil_mode : bool, default False
+        Round the output size up, as :func:`max_pool2d`.
+    count_include_pad : bool, default True
+        Divide by the window's size including the padding (but never the cells ceil mode
+        adds past it); False: by its number of cells inside the input.
+    divisor_override : int, optional
+        Divide every window's sum by this instead (non-zero).
+
+    Returns
+    -------
+    Tensor, shape (N, C, OH, OW), OH as :func:`max_pool2d` with dilation 1.
+    """
+    count_include_pad = _check_flag("avg_pool2d", "count_include_pad", count_include_pad)
+    if divisor_override is not None and (
+        isinstance(divisor_override, bool)
+        or not isinstance(divisor_override, int | np.integer)
+        or divisor_override == 0
+    ):
+        raise ValueError(
+            f"avg_pool2d: divisor_override must be a non-zero int, got {divisor_override!r}"
+        )
+    if padding == 0 and ceil_mode is False and divisor_override is None:
+        return _pool(AvgPool2d, x, kernel_size, stride)
+    kernel, stride, padding, _, out_hw, widths = _geometry(
+        "avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode
+    )
+    padded = x.pad(widths) if any(w != (0, 0) for w in widths) else x
+    out = AvgPool2d.apply(padded, kernel_size=kernel, stride=stride)
+    divisors = pool_options.avg_divisors(
+        x.shape[2:], kernel, stride, padding, out_hw, count_include_pad, divisor_override
+    )
+    scale = (kernel[0] * kernel[1]) / divisors
+    if np.all(scale == 1.0):
+        return out
+    return out * Tensor(scale.astype(x.dtype))
