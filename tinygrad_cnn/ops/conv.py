@@ -59,7 +59,6 @@ class Conv2d(Function):
     usually finds the layout it wants without a copy.
     """
 
-    differentiable_backward = True
     new_gradients = True
 
     def forward(
@@ -539,7 +538,6 @@ class Conv2dInputGrad(Function):
     """
 
     name = "conv2d_input_grad"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(
@@ -586,7 +584,6 @@ class Conv2dWeightGrad(Function):
     """
 
     name = "conv2d_weight_grad"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(
@@ -628,7 +625,6 @@ class Conv2dBiasGrad(Function):
     """
 
     name = "conv2d_bias_grad"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(self, g: np.ndarray, *, layout: _Saved | None = None) -> np.ndarray:

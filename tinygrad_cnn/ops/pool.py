@@ -39,7 +39,6 @@ class MaxPool2d(Function):
     """
 
     name = "max_pool2d"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
@@ -94,7 +93,6 @@ class MaxPool2dRoute(Function):
     """
 
     name = "max_pool2d_route"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(
@@ -145,7 +143,6 @@ class MaxPool2dGather(Function):
     """
 
     name = "max_pool2d_gather"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(
@@ -224,7 +221,6 @@ class AvgPool2d(Function):
     """out[n, c, i, j] = mean of the window at (i*sh, j*sw); each element gets g / (kh*kw)."""
 
     name = "avg_pool2d"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
@@ -255,7 +251,6 @@ class AvgPool2dSpread(Function):
     """
 
     name = "avg_pool2d_spread"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(
