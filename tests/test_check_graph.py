@@ -31,7 +31,7 @@ class WrongSquare(Function, register=False):
         self.a = a
         return a * a
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (g * self.a,)
 
 
@@ -43,7 +43,7 @@ class Float64Grad(Function, register=False):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return 3 * a
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return ((3 * g).astype(np.float64),)
 
 
@@ -55,7 +55,7 @@ class WrongShapeGrad(Function, register=False):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return a.sum(axis=-1)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (g,)
 
 
@@ -67,7 +67,7 @@ class LeakyRelu(Function, register=False):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.maximum(a, 0)
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (g,)
 
 
@@ -171,7 +171,7 @@ class RaisingBackward(Function, register=False):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return 2 * a
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         raise RuntimeError("planted")
 
 

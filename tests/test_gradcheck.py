@@ -39,7 +39,7 @@ class HalfSquare(Function, register=False):
         self.x = x
         return x * x
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (g * self.x,)
 
 
@@ -50,7 +50,7 @@ class MulWrongSecond(Function, register=False):
         self.a, self.b = a, b
         return a * b
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor, Tensor]:
         return g * self.b, g * (self.a + 1)
 
 
@@ -62,10 +62,10 @@ class OneBadElement(Function, register=False):
     def forward(self, x: np.ndarray) -> np.ndarray:
         return 3 * x
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        grad = 3 * g
-        grad.reshape(-1)[self.bad] *= 2
-        return (grad,)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        factor = np.full(g.shape, 3.0, dtype=g.dtype)
+        factor.reshape(-1)[self.bad] = 6.0
+        return (g * factor,)
 
 
 class NaNGradient(Function, register=False):
@@ -74,7 +74,7 @@ class NaNGradient(Function, register=False):
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x.copy()
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (g * np.nan,)
 
 
@@ -299,7 +299,7 @@ class Scaled(Function, register=False):
     def forward(self, x: np.ndarray) -> np.ndarray:
         return 100 * x
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (100 * (1 + self.error) * g,)
 
 

@@ -16,8 +16,6 @@ class ConstantSlopeSquare(Function, register=False):
     """out = x**2; backward right at first order, but its slope 2x is a numpy constant, so the
     backward's backward is 0 where it should be 2 g."""
 
-    differentiable_backward = True
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
         return x * x
@@ -26,15 +24,15 @@ class ConstantSlopeSquare(Function, register=False):
         return (g * Tensor(2 * self.x),)
 
 
-class OldStyleSquare(Function, register=False):
-    """out = x**2 with the old contract (numpy in, numpy out): first order only."""
+class NumpyGradientSquare(Function, register=False):
+    """out = x**2 whose backward computes its gradient in numpy: the contract is broken."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
         return x * x
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (2 * g * self.x,)
+    def backward(self, g: Tensor) -> tuple[np.ndarray]:
+        return (2 * g.data * self.x,)
 
 
 def test_correct_second_derivatives_pass_in_both_modes() -> None:
@@ -89,8 +87,6 @@ def test_a_wrong_derivative_with_respect_to_grad_outputs_names_it() -> None:
         """out = 2x; backward 2g at first order, but the g it multiplies is detached, so the
         first derivative looks constant in grad_outputs."""
 
-        differentiable_backward = True
-
         def forward(self, x: np.ndarray) -> np.ndarray:
             return 2 * x
 
@@ -109,11 +105,10 @@ def test_several_inputs_name_the_first_derivative_that_is_wrong() -> None:
     assert "of the gradient of input 1" in str(caught.value)
 
 
-def test_an_old_style_op_raises_the_not_differentiable_error() -> None:
+def test_a_backward_returning_arrays_raises_the_contract_error() -> None:
     x = np.array([0.5, -1.0, 2.0])
-    assert gradcheck(OldStyleSquare.apply, x)
-    with pytest.raises(RuntimeError, match="oldstylesquare: its backward is not differentiable"):
-        gradgradcheck(OldStyleSquare.apply, x)
+    with pytest.raises(TypeError, match=r"numpygradientsquare\.backward must return Tensors"):
+        gradgradcheck(NumpyGradientSquare.apply, x)
 
 
 def test_integer_inputs_are_passed_through_and_wrt_selects() -> None:

@@ -203,23 +203,41 @@ def test_after_a_first_order_backward_no_gradient_has_a_graph() -> None:
     assert not x.grad.requires_grad and x.grad._ctx is None
 
 
-class _OldStyleSquare(Function, register=False):
-    """An op with the old contract (numpy in, numpy out): first order only."""
+class _NumpyGradientSquare(Function, register=False):
+    """out = x**2 whose backward computes its gradient in numpy: the contract is broken."""
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         self.a = a
         return a * a
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (2 * self.a * g,)
+    def backward(self, g: Tensor) -> tuple[np.ndarray]:
+        return (2 * self.a * g.data,)
 
 
-def test_an_old_style_backward_works_at_first_order_and_is_refused_at_second() -> None:
+class _FloatGradientScale(Function, register=False):
+    """out = 2 x whose backward returns a Python float: not a Tensor either."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return 2 * a
+
+    def backward(self, g: Tensor) -> tuple[float]:
+        return (2.0,)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize(
+    ("op", "kind"), [(_NumpyGradientSquare, "ndarray"), (_FloatGradientScale, "float")]
+)
+def test_a_backward_that_returns_no_tensor_is_refused(
+    op: type[Function], kind: str, create_graph: bool
+) -> None:
     x = Tensor(np.array([1.0, 3.0]), requires_grad=True)
-    _OldStyleSquare.apply(x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [2.0, 6.0])
-    with pytest.raises(RuntimeError, match="_oldstylesquare: its backward is not differentiable"):
-        _OldStyleSquare.apply(x).sum().backward(create_graph=True)
+    message = (
+        rf"{op.name}\.backward must return Tensors \(or None\), built from Tensor ops .* got {kind}"
+    )
+    with pytest.raises(TypeError, match=message):
+        op.apply(x).sum().backward(create_graph=create_graph)
+    assert x.grad is None
 
 
 def test_in_place_ops_still_refuse_to_overwrite_an_output_backward_reads() -> None:

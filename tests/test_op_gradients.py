@@ -79,7 +79,7 @@ class BadSquare(Function, register=False):
         self.x = x
         return x * x
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (g * self.x,)
 
 
@@ -90,7 +90,7 @@ class Float64GradSquare(Function, register=False):
         self.x = x
         return x * x
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return ((2 * g * self.x).astype(np.float64),)
 
 
@@ -101,7 +101,7 @@ class WrongShapeSquare(Function, register=False):
         self.x = x
         return x * x
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return ((2 * g * self.x)[..., :1],)
 
 
@@ -112,8 +112,8 @@ class UpstreamIgnoringSquare(Function, register=False):
         self.x = x
         return x * x
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (2 * self.x,)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (Tensor(2 * self.x),)
 
 
 class MutatingSquare(Function, register=False):
@@ -123,7 +123,7 @@ class MutatingSquare(Function, register=False):
         self.x = x
         return x * x
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         self.x *= 2
         return (g * self.x,)
 
@@ -161,7 +161,7 @@ def test_the_generic_check_passes_a_correct_test_only_op(x: np.ndarray) -> None:
             self.x = x
             return x * x
 
-        def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        def backward(self, g: Tensor) -> tuple[Tensor]:
             return (2 * g * self.x,)
 
     check_op_gradients(OpSpec("goodsquare", st.nothing(), GoodSquare.apply), Case((x,)), seed=1)

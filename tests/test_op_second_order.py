@@ -7,8 +7,8 @@ gradient ``v``, :func:`check_op_second_order` asserts through
 (vector-Hessian products) and to ``v``, equal central differences of ``G``: every entry for
 small cases, random projections for large ones.
 
-An op whose backward is not differentiable (old-style, numpy in and numpy out) fails here with
-the engine's "not differentiable yet" error: nothing is skipped. Ops whose second derivative is
+An op whose backward returns numpy arrays instead of Tensors fails here with the engine's
+"must return Tensors" TypeError: nothing is skipped. Ops whose second derivative is
 zero by nature (``sign``, ``round``, the movement ops, ``max``) run too, and are checked to be
 (trivially) zero. The last tests plant an op whose backward is right but whose backward's
 backward is wrong, and show that this same check catches it.
@@ -88,8 +88,6 @@ class ConstantSlopeSquare(Function, register=False):
     """out = x**2 whose backward is right at first order but uses the slope 2x as a constant
     (computed in numpy), so its backward's backward is zero instead of 2 g."""
 
-    differentiable_backward = True
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
         return x * x
@@ -102,8 +100,6 @@ class CubeWithHalfItsCurvature(Function, register=False):
     """out = x**3 whose backward is 3 x**2 g at first order, but written as
     ``3 * x * x.detach() * g``: half of its curvature (6 x g) is lost."""
 
-    differentiable_backward = True
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x * x * x
 
@@ -114,8 +110,6 @@ class CubeWithHalfItsCurvature(Function, register=False):
 
 class GoodCube(Function, register=False):
     """out = x**3, backward 3 x**2 g in Tensor ops: right at every order."""
-
-    differentiable_backward = True
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x * x * x

@@ -156,27 +156,27 @@ class Square(Function, register=False):
         self.x = x
         return x * x
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (2 * g * self.x,)
 
 
 class WrongValue(Square, register=False):
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (3 * g * self.x,)
 
 
 class Float64Gradient(Square, register=False):
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return ((2 * g * self.x).astype(np.float64),)
 
 
 class NonLinear(Square, register=False):
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        return (2 * g * np.abs(g) * self.x,)
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (2 * g * g.abs() * self.x,)
 
 
 class ModifiesUpstream(Square, register=False):
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         g *= 2 * self.x
         return (g,)
 
@@ -188,7 +188,7 @@ class ModifiesOutput(Function, register=False):
         self.x, self.out = x, x * x
         return self.out
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         self.out *= 1.0
         self.out += 1.0
         return (2 * g * self.x,)
@@ -197,7 +197,7 @@ class ModifiesOutput(Function, register=False):
 class Forgetful(Square, register=False):
     """A backward that changes what it saved, so a second pass differs."""
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         grad = 2 * g * self.x
         self.x = self.x * 0.5
         return (grad,)

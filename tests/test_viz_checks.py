@@ -31,7 +31,7 @@ class _HalfGradientSquare(Function, register=False):
         self.x = x
         return x * x
 
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+    def backward(self, g: Tensor) -> tuple[Tensor]:
         return (g * self.x,)
 
 

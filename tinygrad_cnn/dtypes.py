@@ -56,6 +56,11 @@ def category(dtype: np.dtype) -> int:
 
 def scalar_category(value: Any) -> int | None:
     """The category of a Python or numpy scalar (bool, int, float), ``None`` for anything else."""
+    kind = type(value)  # (the plain Python types first: one per operator call with a scalar)
+    if kind is float:
+        return 2
+    if kind is int:
+        return 1
     if isinstance(value, bool | np.bool_):
         return 0
     if isinstance(value, int | np.integer):

@@ -23,6 +23,8 @@ from tinygrad_cnn.grad_mode import _grad_enabled, is_grad_enabled, no_grad
 if TYPE_CHECKING:
     from tinygrad_cnn.tensor import Tensor
 
+_new_object = object.__new__  # Function.apply makes its node without calling __init__
+
 # Anomaly mode (tinygrad_cnn.debug.detect_anomaly) installs an object here with
 # ``after_forward(node, output)`` and ``after_backward(node, upstream, input_grads)``. It is None
 # otherwise, so the engine pays one context-variable lookup per op and per backward pass.
@@ -84,12 +86,6 @@ class Function:
     __slots__ = (*_STRUCTURE, "output")
     registry: ClassVar[dict[str, type[Function]]] = {}
     name: ClassVar[str]
-    # TRANSITION (issue 14): True on an op whose ``backward`` takes and returns Tensors (the
-    # contract above). An op still False has the old contract, numpy in and numpy out: the
-    # engine calls it with ``grad.data`` and wraps its results as constants, and refuses it
-    # under ``create_graph=True``. The shim (this flag and ``_old_style_backward``) is
-    # deleted once every op is converted.
-    differentiable_backward: ClassVar[bool] = False
     # True on an op whose backward reads ``self.output``: in-place ops then refuse to
     # overwrite that output until backward has run (check_overwritable).
     uses_output: ClassVar[bool] = False
@@ -144,17 +140,26 @@ class Function:
         Tensor
             The output; its ``_ctx`` is this op's node when recorded, else ``None``.
         """
-        for position, value in enumerate(inputs):
+        arrays = []
+        needs = []
+        for value in inputs:
             if type(value) is not Tensor and not isinstance(value, Tensor):
-                raise TypeError(
-                    f"{cls.name}: input {position} must be a Tensor, got {type(value).__name__}"
-                )
-        node = cls(inputs, attrs)
-        data = node.forward(*[t.data for t in inputs], **attrs)
+                _refuse_input(cls, inputs)
+            arrays.append(value.data)
+            needs.append(value.requires_grad)
+        # (``__init__`` inlined: this runs for every op, and for every op of a backward)
+        node = _new_object(cls)
+        node.inputs = inputs
+        node.attrs = attrs
+        node.needs_input_grad = needs = tuple(needs)
+        node.released = False
+        node.summed_axes = ()
+        node.scope = node.scope_call = node.output = None
+        data = node.forward(*arrays, **attrs) if attrs else node.forward(*arrays)
         hooks = anomaly_hooks.get()
         if hooks is not None:  # anomaly mode: check the output, record the caller
             hooks.after_forward(node, data)
-        if _grad_enabled.get() and True in node.needs_input_grad:
+        if True in needs and _grad_enabled.get():
             for tensor in inputs:  # an in-place op must not overwrite what this node may read
                 tensor._consumed = True
             return Tensor._from_op(data, node)
@@ -168,6 +173,15 @@ class Function:
     def __repr__(self) -> str:
         attrs = " ".join(f"{k}={v}" for k, v in self.attrs.items())
         return f"<{self.name}{' ' + attrs if attrs else ''}>"
+
+
+def _refuse_input(op: type[Function], inputs: tuple[Any, ...]) -> None:
+    """Raise the TypeError naming the first of ``inputs`` that is not a Tensor."""
+    for position, value in enumerate(inputs):
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"{op.name}: input {position} must be a Tensor, got {type(value).__name__}"
+            )
 
 
 def apply_in_place(op: type[Function], x: Tensor, *others: Tensor, **attrs: Any) -> Tensor:
@@ -368,23 +382,6 @@ def _accumulate_recorded(tensor: Tensor, grad: Tensor) -> None:
         tensor._grad = stored + grad
 
 
-def _old_style_backward(node: Function, upstream: Tensor) -> tuple[Tensor | None, ...]:
-    """TRANSITION (issue 14): run an op whose backward is still numpy in, numpy out.
-
-    Its gradients come back as constants, so only first order is right through it: under
-    ``create_graph=True`` it is refused. Deleted once every op is converted.
-    """
-    if is_grad_enabled():
-        raise RuntimeError(
-            f"{node.name}: its backward is not differentiable yet (numpy in, numpy out), so "
-            f"create_graph=True cannot differentiate through it (issue 14)"
-        )
-    raw = node.backward(upstream.data)
-    if not isinstance(raw, tuple):
-        return raw
-    return tuple(None if g is None else Tensor._from_op(np.asarray(g), None) for g in raw)
-
-
 def call_backward(node: Function, output: Tensor, upstream: np.ndarray) -> Any:
     """Run ``node``'s backward on an array, recording nothing; gradients come back as arrays.
 
@@ -403,8 +400,6 @@ def call_backward(node: Function, output: Tensor, upstream: np.ndarray) -> Any:
 
 def _backward_arrays(node: Function, output: Tensor, upstream: np.ndarray) -> Any:
     """``node.backward`` with recording off (the caller switches it off): arrays in and out."""
-    if not node.differentiable_backward:  # TRANSITION: the old contract, numpy in and out
-        return node.backward(upstream)
     if node.uses_output:
         node.output = output
     try:
@@ -413,7 +408,10 @@ def _backward_arrays(node: Function, output: Tensor, upstream: np.ndarray) -> An
         node.output = None
     if type(raw) is not tuple:
         return raw
-    return tuple([g if g is None or type(g) is not Tensor else g.data for g in raw])
+    for g in raw:
+        if g is not None and type(g) is not Tensor:
+            raise TypeError(_not_a_tensor_message(node, g))
+    return tuple([None if g is None else g.data for g in raw])
 
 
 def _relevant(order: list[Tensor], targets: set[int]) -> set[int]:
@@ -545,29 +543,24 @@ def _walk_arrays(
             continue
         # (Anomaly mode reports the upstream gradient after backward: keep it intact.)
         node.upstream_writable = id(tensor) in writable and hooks is None and not captured
-        if not node.differentiable_backward:  # TRANSITION: the old contract, numpy in and out
-            input_grads = node.backward(upstream)
-        else:  # (_backward_arrays inlined: this loop is the engine's cost per op)
-            if node.uses_output:
-                node.output = tensor
+        if node.uses_output:
+            node.output = tensor
             try:
-                raw = node.backward(Tensor._from_op(upstream, None))
+                input_grads = node.backward(Tensor._from_op(upstream, None))
             finally:
                 node.output = None
-            input_grads = (
-                tuple([g if g is None or type(g) is not Tensor else g.data for g in raw])
-                if type(raw) is tuple
-                else raw
-            )
-        if not isinstance(input_grads, tuple) or len(input_grads) != len(node.inputs):
+        else:
+            input_grads = node.backward(Tensor._from_op(upstream, None))
+        if type(input_grads) is not tuple or len(input_grads) != len(node.inputs):
             raise TypeError(
                 f"{node.name}.backward must return a tuple of {len(node.inputs)} gradients, "
                 f"got {type(input_grads).__name__}"
             )
         if hooks is not None:  # anomaly mode: blame this op if a gradient it returns is not finite
-            hooks.after_backward(node, upstream, input_grads)
+            hooks.after_backward(node, upstream, tuple([_array_of(node, g) for g in input_grads]))
         summed: list[tuple[int, ...]] = []
         for parent, needed, g in zip(node.inputs, node.needs_input_grad, input_grads, strict=True):
+            g = g.data if type(g) is Tensor else _array_of(node, g)  # (raises unless a Tensor)
             if not needed or g is None or (relevant is not None and id(parent) not in relevant):
                 summed.append(())
                 continue
@@ -629,15 +622,12 @@ def _walk_recording(
         if node is None:
             continue
         node.upstream_writable = False
-        if node.differentiable_backward:
-            if node.uses_output:
-                node.output = tensor
-            try:
-                input_grads = node.backward(upstream)
-            finally:
-                node.output = None
-        else:
-            input_grads = _old_style_backward(node, upstream)  # raises: recording is on
+        if node.uses_output:
+            node.output = tensor
+        try:
+            input_grads = node.backward(upstream)
+        finally:
+            node.output = None
         if not isinstance(input_grads, tuple) or len(input_grads) != len(node.inputs):
             raise TypeError(
                 f"{node.name}.backward must return a tuple of {len(node.inputs)} gradients, "
@@ -651,9 +641,7 @@ def _walk_recording(
                 summed.append(())
                 continue
             if type(g) is not Tensor:
-                raise TypeError(
-                    f"{node.name}.backward must return Tensors (or None), got {type(g).__name__}"
-                )
+                raise TypeError(_not_a_tensor_message(node, g))
             axes: tuple[int, ...] = ()
             if g.shape != parent.data.shape:
                 axes = broadcast_axes(parent.data.shape, g.shape)
@@ -673,6 +661,23 @@ def _walk_recording(
         if not retain_graph:
             node.release()
     return collected
+
+
+def _array_of(node: Function, g: Any) -> np.ndarray | None:
+    """The array of a gradient ``backward`` returned (recording off): None stays None."""
+    if type(g) is Tensor:
+        return g.data
+    if g is None:
+        return None
+    raise TypeError(_not_a_tensor_message(node, g))
+
+
+def _not_a_tensor_message(node: Function, g: Any) -> str:
+    return (
+        f"{node.name}.backward must return Tensors (or None), built from Tensor ops on its "
+        f"upstream gradient, inputs and output, got {type(g).__name__}: a gradient computed "
+        f"in numpy cannot be differentiated again (docs/higher-order.md)"
+    )
 
 
 def _dtype_message(node: Function, dtype: np.dtype, parent: Tensor) -> str:

@@ -16,6 +16,8 @@ import numpy as np
 if TYPE_CHECKING:
     from tinygrad_cnn.function import Function
 
+_new_object = object.__new__  # Tensor._from_op makes a tensor without calling __init__
+
 Axis = int | tuple[int, ...] | None
 Scalar = int | float | np.number
 
@@ -100,7 +102,7 @@ class Tensor:
     @classmethod
     def _from_op(cls, data: np.ndarray, ctx: Function | None) -> Tensor:
         """Wrap an op's output without re-validating it (the hot path of every op)."""
-        out = cls.__new__(cls)
+        out = _new_object(cls)
         out.data = data if type(data) is np.ndarray else np.asarray(data)
         out._grad = None
         out.requires_grad = ctx is not None

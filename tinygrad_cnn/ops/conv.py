@@ -61,7 +61,6 @@ class Conv2d(Function):
     usually finds the layout it wants without a copy.
     """
 
-    differentiable_backward = True
     new_gradients = True
 
     def forward(
@@ -541,7 +540,6 @@ class Conv2dInputGrad(Function):
     """
 
     name = "conv2d_input_grad"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(
@@ -588,7 +586,6 @@ class Conv2dWeightGrad(Function):
     """
 
     name = "conv2d_weight_grad"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(
@@ -630,7 +627,6 @@ class Conv2dBiasGrad(Function):
     """
 
     name = "conv2d_bias_grad"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(self, g: np.ndarray, *, layout: _Saved | None = None) -> np.ndarray:

@@ -19,8 +19,6 @@ from tinygrad_cnn.tensor import Tensor
 class _Binary(Function, register=False):
     """Shared input check of the two-input elementwise ops."""
 
-    differentiable_backward = True
-
     def check(self, a: np.ndarray, b: np.ndarray) -> None:
         """Raise ValueError when ``a`` and ``b`` cannot be broadcast together."""
         if a.shape == b.shape or not a.ndim or not b.ndim:
@@ -121,7 +119,6 @@ class PowScalar(Function):
     """
 
     name = "pow_scalar"
-    differentiable_backward = True
 
     def forward(self, a: np.ndarray, *, exponent: float) -> np.ndarray:
         return _power(a, exponent)
@@ -186,8 +183,6 @@ def _tie_split(
 class Neg(Function):
     """out = -a."""
 
-    differentiable_backward = True
-
     def forward(self, a: np.ndarray) -> np.ndarray:
         try:
             return -a
@@ -204,7 +199,6 @@ class Neg(Function):
 class Exp(Function):
     """out = e**a; d/da = out."""
 
-    differentiable_backward = True
     uses_output = True
 
     def forward(self, a: np.ndarray) -> np.ndarray:
@@ -217,8 +211,6 @@ class Exp(Function):
 class Log(Function):
     """out = ln(a); d/da = 1 / a. Non-positive inputs give NaN/-inf, as in numpy."""
 
-    differentiable_backward = True
-
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.log(a)
 
@@ -229,7 +221,6 @@ class Log(Function):
 class Sqrt(Function):
     """out = sqrt(a); d/da = 1 / (2 out)."""
 
-    differentiable_backward = True
     uses_output = True
 
     def forward(self, a: np.ndarray) -> np.ndarray:
@@ -249,7 +240,6 @@ class Relu(Function):
     """
 
     new_gradients = True
-    differentiable_backward = True
 
     def forward(self, a: np.ndarray, *, inplace: bool = False) -> np.ndarray:
         out = _maximum_with_zero(a, in_place=inplace)
@@ -277,7 +267,6 @@ class ThresholdBackward(Function):
 
     name = "threshold_backward"
     new_gradients = True
-    differentiable_backward = True
 
     def forward(self, g: np.ndarray, mask: np.ndarray, *, inplace: bool = False) -> np.ndarray:
         return np.multiply(g, mask, out=g if inplace else None)
@@ -311,7 +300,6 @@ def _maximum_with_zero(a: np.ndarray, in_place: bool = False) -> np.ndarray:
 class Tanh(Function):
     """out = tanh(a); d/da = 1 - out**2."""
 
-    differentiable_backward = True
     uses_output = True
 
     def forward(self, a: np.ndarray) -> np.ndarray:
@@ -325,7 +313,6 @@ class Tanh(Function):
 class Sigmoid(Function):
     """out = 1 / (1 + e**-a), computed without overflow; d/da = (1 - out) out."""
 
-    differentiable_backward = True
     uses_output = True
 
     def forward(self, a: np.ndarray) -> np.ndarray:
@@ -341,8 +328,6 @@ class Sigmoid(Function):
 class Abs(Function):
     """out = |a|; d/da = sign(a) (0 at a == 0, and at NaN as in PyTorch)."""
 
-    differentiable_backward = True
-
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.abs(a)
 
@@ -352,8 +337,6 @@ class Abs(Function):
 
 class Cast(Function):
     """out = a converted to ``dtype``; the gradient is converted back to a's dtype."""
-
-    differentiable_backward = True
 
     def forward(self, a: np.ndarray, *, dtype: Any) -> np.ndarray:
         return a.astype(dtype)
@@ -367,8 +350,6 @@ class Sign(Function):
 
     Bool tensors are their own sign.
     """
-
-    differentiable_backward = True
 
     def forward(self, a: np.ndarray) -> np.ndarray:
         if a.dtype == np.bool_:
@@ -384,8 +365,6 @@ class Round(Function):
 
     Integer tensors round to themselves (``decimals=0`` only, as in PyTorch).
     """
-
-    differentiable_backward = True
 
     def forward(self, a: np.ndarray, *, decimals: int = 0) -> np.ndarray:
         return np.round(a, decimals)

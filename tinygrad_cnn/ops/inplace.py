@@ -53,7 +53,6 @@ _SUB_BOOL = (
 class _InPlaceBinary(Function, register=False):
     """Shared forward of ``add_ sub_ mul_ div_``: ``out = a op b`` in ``a``'s dtype and shape."""
 
-    differentiable_backward = True
     ufunc: np.ufunc
 
     def run(self, a: np.ndarray, b: np.ndarray, inplace: bool, alpha: Any = 1) -> np.ndarray:
@@ -184,7 +183,6 @@ class ClampInPlace(Function):
     ``min <= a <= max`` (bounds included, as PyTorch), else 0. NaN stays NaN (gradient 0)."""
 
     name = "clamp_"
-    differentiable_backward = True
 
     def forward(
         self, a: np.ndarray, *, min: Any = None, max: Any = None, inplace: bool = False

@@ -24,7 +24,6 @@ class LogSoftmax(Function):
     """out = x - logsumexp(x); d/dx: g - softmax(x) * sum(g), with softmax(x) = e**out."""
 
     name = "log_softmax"
-    differentiable_backward = True
     uses_output = True
 
     def forward(self, x: np.ndarray, *, axis: int | None) -> np.ndarray:
@@ -38,7 +37,6 @@ class LogSoftmax(Function):
 class Softmax(Function):
     """out = exp(x) / sum(exp(x)); d/dx: out * (g - sum(g * out))."""
 
-    differentiable_backward = True
     uses_output = True
 
     def forward(self, x: np.ndarray, *, axis: int | None) -> np.ndarray:
@@ -57,7 +55,6 @@ class CrossEntropy(Function):
     """
 
     name = "cross_entropy"
-    differentiable_backward = True
 
     def forward(self, logits: np.ndarray, labels: np.ndarray, *, reduction: str) -> np.ndarray:
         log_probs = _log_softmax(logits, axis=1)
@@ -88,7 +85,6 @@ class CrossEntropyBackward(Function):
 
     name = "cross_entropy_backward"
     new_gradients = True
-    differentiable_backward = True
 
     def forward(
         self, logits: np.ndarray, labels: np.ndarray, g: np.ndarray, *, reduction: str

@@ -24,7 +24,6 @@ class Matmul(Function):
     """
 
     new_gradients = True
-    differentiable_backward = True
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.asarray(np.matmul(a, b))

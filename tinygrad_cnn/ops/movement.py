@@ -22,8 +22,6 @@ from tinygrad_cnn.tensor import Tensor
 class Reshape(Function):
     """out = x viewed with ``shape``; the gradient is reshaped back."""
 
-    differentiable_backward = True
-
     def forward(self, x: np.ndarray, *, shape: tuple[int, ...]) -> np.ndarray:
         return x.reshape(shape)
 
@@ -33,8 +31,6 @@ class Reshape(Function):
 
 class Permute(Function):
     """out = x with its axes reordered by ``axes``; the gradient gets the inverse order."""
-
-    differentiable_backward = True
 
     def forward(self, x: np.ndarray, *, axes: tuple[int, ...]) -> np.ndarray:
         return x.transpose(axes)
@@ -48,7 +44,6 @@ class BroadcastTo(Function):
     """out = x broadcast to ``shape``; the engine sums the gradient back over new axes."""
 
     name = "broadcast_to"
-    differentiable_backward = True
 
     def forward(self, x: np.ndarray, *, shape: tuple[int, ...]) -> np.ndarray:
         return np.broadcast_to(x, shape)
@@ -66,8 +61,6 @@ class GetItem(Function):
     slices), then the arrays on what is left. Backward scatters the gradient into zeros
     (:class:`GetItemBackward`); repeated integer indices add up.
     """
-
-    differentiable_backward = True
 
     def forward(self, x: np.ndarray, *, index: Any) -> np.ndarray:
         self.steps = _index_steps(index)  # (read by the ONNX export rule too)
@@ -91,7 +84,6 @@ class GetItemBackward(Function):
     """
 
     name = "getitem_backward"
-    differentiable_backward = True
 
     def forward(self, g: np.ndarray, *, index: Any, shape: tuple[int, ...]) -> np.ndarray:
         out = np.zeros(shape, dtype=g.dtype)
@@ -116,8 +108,6 @@ class Pad(Function):
     Backward is the slice of the gradient without the padding (a ``getitem``).
     """
 
-    differentiable_backward = True
-
     def forward(
         self, x: np.ndarray, *, pad_width: tuple[tuple[int, int], ...], value: float
     ) -> np.ndarray:
@@ -133,8 +123,6 @@ class Pad(Function):
 
 class Concatenate(Function):
     """out = the inputs joined along ``axis``; each gets its slice of the gradient."""
-
-    differentiable_backward = True
 
     def forward(self, *xs: np.ndarray, axis: int) -> np.ndarray:
         return np.concatenate(xs, axis=axis)
@@ -154,8 +142,6 @@ class Concatenate(Function):
 class Clone(Function):
     """out = a copy of x in new (C-contiguous) memory; the gradient passes through."""
 
-    differentiable_backward = True
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x.copy()
 
@@ -165,8 +151,6 @@ class Clone(Function):
 
 class Stack(Function):
     """out = the inputs stacked along a new ``axis``; each gets its slice of the gradient."""
-
-    differentiable_backward = True
 
     def forward(self, *xs: np.ndarray, axis: int) -> np.ndarray:
         return np.stack(xs, axis=axis)

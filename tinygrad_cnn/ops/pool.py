@@ -41,7 +41,6 @@ class MaxPool2d(Function):
     """
 
     name = "max_pool2d"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
@@ -96,7 +95,6 @@ class MaxPool2dRoute(Function):
     """
 
     name = "max_pool2d_route"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(
@@ -147,7 +145,6 @@ class MaxPool2dGather(Function):
     """
 
     name = "max_pool2d_gather"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(
@@ -226,7 +223,6 @@ class AvgPool2d(Function):
     """out[n, c, i, j] = mean of the window at (i*sh, j*sw); each element gets g / (kh*kw)."""
 
     name = "avg_pool2d"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
@@ -257,7 +253,6 @@ class AvgPool2dSpread(Function):
     """
 
     name = "avg_pool2d_spread"
-    differentiable_backward = True
     new_gradients = True
 
     def forward(

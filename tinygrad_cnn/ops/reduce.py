@@ -195,8 +195,6 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int,
 class Sum(Function):
     """out = sum of x over ``axis``; every input element gets the gradient of its sum."""
 
-    differentiable_backward = True
-
     def forward(self, x: np.ndarray, *, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
         return np.asarray(x.sum(axis=axis, keepdims=keepdims))
 
@@ -208,8 +206,6 @@ class Sum(Function):
 
 class Mean(Function):
     """out = mean of x over ``axis``; every input element gets the gradient / count."""
-
-    differentiable_backward = True
 
     def forward(self, x: np.ndarray, *, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
         return np.asarray(x.mean(axis=axis, keepdims=keepdims))
@@ -231,7 +227,6 @@ class _Extremum(Function, register=False):
     """
 
     pick = staticmethod(np.max)
-    differentiable_backward = True
 
     def forward(self, x: np.ndarray, *, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
         best = type(self).pick(x, axis=axis, keepdims=True)

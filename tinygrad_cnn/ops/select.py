@@ -34,8 +34,6 @@ class ValuesIndices(NamedTuple):
 class Where(Function):
     """out = a where condition else b; d/da = g where condition, d/db = g elsewhere."""
 
-    differentiable_backward = True
-
     def forward(self, condition: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(condition, a, b)
 
@@ -91,8 +89,6 @@ class Clamp(Function):
     ``clamp(x, min=inf)`` sends it to ``min``: ``has_max``); to ``high`` where ``high < x`` or
     ``high < low``. NaN in x stays NaN and gets no gradient.
     """
-
-    differentiable_backward = True
 
     def forward(
         self, x: np.ndarray, low: np.ndarray, high: np.ndarray, *, has_max: bool = True
@@ -164,8 +160,6 @@ class Gather(Function):
     from (repeated indices accumulate); ``index`` gets no gradient.
     """
 
-    differentiable_backward = True
-
     def forward(self, x: np.ndarray, index: np.ndarray, *, dim: int) -> np.ndarray:
         return x[_positions(index, dim)]
 
@@ -183,7 +177,6 @@ class GatherBackward(Function):
     """
 
     name = "gather_backward"
-    differentiable_backward = True
 
     def forward(
         self, g: np.ndarray, index: np.ndarray, *, dim: int, shape: tuple[int, ...]

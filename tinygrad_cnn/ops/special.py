@@ -21,8 +21,6 @@ class Erf(Function):
     ulp or two in float64, as PyTorch.
     """
 
-    differentiable_backward = True
-
     def forward(self, a: np.ndarray) -> np.ndarray:
         return np.asarray(_ERF(a.astype(np.float64, copy=False)), dtype=a.dtype)
 
