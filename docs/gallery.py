@@ -1,5 +1,6 @@
-"""Regenerate the pictures of ``docs/graphs.md``: ``python docs/gallery.py [DIR]`` (``make
-docs-images``). A docs script, not part of the installed package.
+"""Regenerate the pictures of ``docs/graphs.md`` (and the tutorial's module view of the modern
+CNN): ``python docs/gallery.py [DIR]`` (``make docs-images``). A docs script, not part of the
+installed package.
 
 Each picture of an example model is exactly what the command line draws with the arguments in
 :data:`PICTURES` (``python -m tinygrad_cnn.viz <arguments> --out DIR/<name>``); the last one,
@@ -28,6 +29,7 @@ PICTURES: dict[str, list[str]] = {
     "seed_values.svg": ["--model", "seed", "--values"],
     "lenet_modules.svg": ["--model", "lenet", "--modules", "--batch-size", "2"],
     "lenet_collapsed.svg": ["--model", "lenet", "--collapse", "--batch-size", "2"],
+    "modern_cnn_modules.svg": ["--model", "modern", "--modules", "--batch-size", "2"],
 }
 
 

@@ -1,4 +1,5 @@
-"""The MNIST example end to end: every promised file, the synthetic fallback, the seed target."""
+"""The MNIST example end to end: every promised file, the synthetic fallback, the seed target,
+the modern CNN's recipe and its exact resume."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import re
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -82,3 +85,66 @@ def test_seed_model_reaches_95_percent_on_real_mnist_in_one_epoch(
     assert metrics["data"] == "MNIST"
     assert metrics["train_images"] == 60_000
     assert metrics["test_accuracy"] >= 0.95
+
+
+def _modern_options(tmp_path: Path, out: Path) -> list[str]:
+    return ["--model", "modern", "--epochs", "2", "--limit", "256", "--batch-size", "64",
+            "--data", str(tmp_path / "no-mnist"), "--no-download", "--out", str(out)]  # fmt: skip
+
+
+def test_modern_cnn_trains_with_its_recipe_and_writes_its_outputs(
+    example: ModuleType, tmp_path: Path
+) -> None:
+    args = example.parse_args(["--model", "modern"])
+    assert (args.epochs, args.batch_size, args.lr) == (5, 128, 3e-3)
+    assert example.parse_args([]).model == "lenet"  # `make run` keeps its default
+    images = np.full((2, 28, 28), 255, np.uint8)
+    np.testing.assert_allclose(example.preprocess(images, "modern"), (1 - 0.1307) / 0.3081)
+    np.testing.assert_allclose(example.preprocess(images, "lenet"), 0.5)
+    optimizer = example.make_optimizer(example.build_model("modern"), args)
+    assert type(optimizer).__name__ == "AdamW"
+    scheduler = example.make_scheduler(optimizer, args, steps_per_epoch=10)
+    assert type(scheduler).__name__ == "OneCycleLR" and scheduler.total_steps == 50
+
+    out = tmp_path / "run"
+    metrics = example.main(_modern_options(tmp_path, out))
+    assert metrics["model"] == "modern" and metrics["data"] == "synthetic"
+    assert len(metrics["history"]["loss"]) == 2 * 4
+    assert np.all(np.isfinite(metrics["history"]["loss"]))
+    for name in ("checkpoint.safetensors", "model.safetensors", "metrics.json", "graph.dot"):
+        assert (out / name).stat().st_size > 0, name
+    dot = (out / "graph.dot").read_text()
+    assert "bn1" in dot and "conv3.weight" in dot and "fc2.weight" in dot
+    model = example.build_model("modern")
+    model.load(out / "model.safetensors")
+    assert int(model.bn1.num_batches_tracked.item()) == 2 * 4  # the buffers were saved
+    assert model.bn3.running_mean.numpy().any()  # updated from zeros by training
+
+
+def test_modern_cnn_resumes_mid_epoch_to_the_uninterrupted_result(
+    example: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OneCycleLR's position, AdamW's state, the BatchNorm buffers and the dropout generator
+    all come back from the checkpoint: the resumed run equals the one that never stopped."""
+    whole = example.main(_modern_options(tmp_path, tmp_path / "whole"))
+
+    @contextmanager
+    def stop_after_the_first_step() -> Iterator[dict[str, bool]]:
+        yield {"stop": True}
+
+    out = tmp_path / "stopped"
+    with monkeypatch.context() as patch:
+        patch.setattr(example, "stop_requests", stop_after_the_first_step)
+        with pytest.raises(SystemExit) as stopped:
+            example.main(_modern_options(tmp_path, out))
+    assert stopped.value.code == 130
+    resumed = example.main(
+        [*_modern_options(tmp_path, out), "--resume", str(out / "checkpoint.safetensors")]
+    )
+    assert resumed["history"] == whole["history"]
+    assert resumed["test_accuracy"] == whole["test_accuracy"]
+    a, b = (example.build_model("modern") for _ in range(2))
+    a.load(out / "model.safetensors")
+    b.load(tmp_path / "whole" / "model.safetensors")
+    for (key, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        np.testing.assert_array_equal(x, y, err_msg=key)

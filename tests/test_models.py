@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
 from tinygrad_cnn import Tensor, optim
-from tinygrad_cnn.models import MODELS, build_model, lenet, seed_cnn
+from tinygrad_cnn.models import MODELS, build_model, lenet, modern_cnn, seed_cnn
 
 LENET_PARAMETERS = (32 * 9 + 32) + (64 * 32 * 9 + 64) + (1600 * 128 + 128) + (128 * 10 + 10)
+# Three bias-free 3x3 convs, each with a BatchNorm (weight and bias), then 576-128-10.
+MODERN_PARAMETERS = (
+    (16 * 9 + 2 * 16) + (32 * 16 * 9 + 2 * 32) + (64 * 32 * 9 + 2 * 64)
+    + (576 * 128 + 128) + (128 * 10 + 10)
+)  # fmt: skip
 
 
 def _batch(n: int = 4, seed: int = 0) -> tuple[Tensor, np.ndarray]:
@@ -17,7 +25,7 @@ def _batch(n: int = 4, seed: int = 0) -> tuple[Tensor, np.ndarray]:
     return Tensor(images), rng.integers(0, 10, n)
 
 
-@pytest.mark.parametrize("name", ["seed", "lenet"])
+@pytest.mark.parametrize("name", ["seed", "lenet", "modern"])
 def test_models_map_images_to_float32_logits(name) -> None:
     model = build_model(name)
     x, _ = _batch(3)
@@ -42,6 +50,19 @@ def test_parameter_counts_and_names() -> None:
         "fc2.weight",
         "fc2.bias",
     ]
+    assert MODERN_PARAMETERS == 98_554
+    assert modern_cnn().num_parameters() == MODERN_PARAMETERS
+    keys = list(modern_cnn().state_dict())
+    assert keys[:6] == [
+        "conv1.weight",
+        "bn1.weight",
+        "bn1.bias",
+        "bn1.running_mean",
+        "bn1.running_var",
+        "bn1.num_batches_tracked",
+    ]
+    assert keys[-4:] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert modern_cnn().conv1.bias is None
 
 
 def test_seed_cnn_uses_the_notebook_initialisation() -> None:
@@ -61,7 +82,8 @@ def test_models_are_reproducible_from_their_seed() -> None:
             a.named_parameters(), b.parameters(), c.parameters(), strict=True
         ):
             np.testing.assert_array_equal(pa.data, pb.data, err_msg=key)
-            assert not np.array_equal(pa.data, pc.data), key
+            if np.ptp(pa.data) > 0:  # not BatchNorm's constant initial weight (1) and bias (0)
+                assert not np.array_equal(pa.data, pc.data), key
 
 
 def test_build_model_rejects_unknown_names() -> None:
@@ -74,6 +96,7 @@ def test_build_model_rejects_unknown_names() -> None:
     [
         ("seed", lambda p: optim.SGD(p, lr=0.5, momentum=0.9)),
         ("lenet", lambda p: optim.Adam(p, lr=3e-3)),
+        ("modern", lambda p: optim.AdamW(p, lr=3e-3)),
     ],
 )
 def test_a_few_steps_on_a_fixed_batch_reduce_the_loss(name, make_optimizer) -> None:
@@ -93,6 +116,24 @@ def test_a_few_steps_on_a_fixed_batch_reduce_the_loss(name, make_optimizer) -> N
 def _torch_twin(torch, name: str):
     """The same architecture in PyTorch (used only to check forward parity)."""
     tnn = torch.nn
+    if name == "modern":
+        layers, channels = [], (1, 16, 32, 64)
+        for i, (c_in, c_out) in enumerate(pairwise(channels), start=1):
+            layers += [
+                (f"conv{i}", tnn.Conv2d(c_in, c_out, 3, padding=1, bias=False)),
+                (f"bn{i}", tnn.BatchNorm2d(c_out)),
+                (f"relu{i}", tnn.ReLU(inplace=True)),
+                (f"pool{i}", tnn.MaxPool2d(2)),
+            ]
+        layers += [
+            ("flatten", tnn.Flatten()),
+            ("drop1", tnn.Dropout(0.25)),
+            ("fc1", tnn.Linear(576, 128)),
+            ("relu4", tnn.ReLU(inplace=True)),
+            ("drop2", tnn.Dropout(0.25)),
+            ("fc2", tnn.Linear(128, 10)),
+        ]
+        return tnn.Sequential(OrderedDict(layers))
     if name == "seed":
         return tnn.Sequential(
             tnn.Conv2d(1, 3, 8, bias=False), tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(300, 10)
@@ -129,3 +170,37 @@ def test_models_match_the_same_network_in_torch(name) -> None:
     torch.nn.functional.cross_entropy(expected, torch.from_numpy(labels)).backward()
     for mine, other in zip(ours.parameters(), their_params, strict=True):
         np.testing.assert_allclose(mine.grad, other.grad.numpy(), rtol=1e-3, atol=1e-6)
+
+
+def test_modern_cnn_matches_torch_in_train_and_eval_mode_with_the_same_state_dict() -> None:
+    """Keys, shapes and values of the state_dict (buffers included) load into the torch twin;
+    train mode (batch statistics, dropout off through p = 0 on both sides) agrees in outputs,
+    gradients and updated running statistics, then eval mode (running statistics)."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = modern_cnn(seed=0), _torch_twin(torch, "modern")
+    state = ours.state_dict()
+    their_state = theirs.state_dict()
+    assert list(state) == list(their_state)
+    for key, value in state.items():
+        assert value.shape == tuple(their_state[key].shape), key
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    for model in (ours, theirs):
+        model.drop1.p = model.drop2.p = 0.0
+    x, labels = _batch(6)
+    logits = ours(x)
+    expected = theirs(torch.from_numpy(x.data))
+    np.testing.assert_allclose(logits.data, expected.detach().numpy(), rtol=1e-4, atol=1e-5)
+    logits.cross_entropy(labels).backward()
+    torch.nn.functional.cross_entropy(expected, torch.from_numpy(labels)).backward()
+    for (key, mine), other in zip(ours.named_parameters(), theirs.parameters(), strict=True):
+        np.testing.assert_allclose(mine.grad, other.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=key)
+    for key, value in ours.state_dict().items():
+        np.testing.assert_allclose(
+            value, their_state[key].numpy(), rtol=1e-5, atol=1e-6, err_msg=key
+        )
+    ours.eval()
+    theirs.eval()
+    x, _ = _batch(4, seed=1)
+    with torch.no_grad():
+        expected = theirs(torch.from_numpy(x.data)).numpy()
+    np.testing.assert_allclose(ours(x).data, expected, rtol=1e-4, atol=1e-5)

@@ -178,3 +178,12 @@ def test_python_dash_m_finds_a_factory_in_the_working_folder(tmp_path: Path) -> 
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "net.dot").read_text().startswith("digraph")
+
+
+def test_the_modern_cnn_in_the_module_view(tmp_path: Path) -> None:
+    """The built-in modern CNN draws with its conv-BatchNorm-ReLU blocks and dropouts as
+    module boxes (the graph is recorded in training mode: batch statistics, dropout masks)."""
+    dot = draw_dot(tmp_path, "--model", "modern", "--modules")
+    for name in ("conv1.weight", "bn1", "bn3", "relu4", "drop1", "drop2", "fc2.weight"):
+        assert name in dot, name
+    assert "cross_entropy" in dot

@@ -6,8 +6,8 @@
     python -m tinygrad_cnn.viz --model mypkg.nets:build --input-shape 3,32,32 --out net.svg
     python -m tinygrad_cnn.viz --model lenet --weights run/model.npz --values --out v.svg
 
-``--model`` is a built-in model (``seed``, ``lenet``: the loss is ``cross_entropy`` on random
-labels) or ``module:factory``, a callable taking no arguments that returns a Module or a
+``--model`` is a built-in model (``seed``, ``lenet``, ``modern``: the loss is ``cross_entropy``
+on random labels) or ``module:factory``, a callable taking no arguments that returns a Module or a
 ``(Module, example input)`` tuple (the graph then ends at the model's output, and backward
 starts from a gradient of ones). The input: a random batch of ``--batch-size`` samples of
 ``--input-shape`` when given; else the example input the factory returned; else the module's
