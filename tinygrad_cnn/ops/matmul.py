@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.grad_mode import is_grad_enabled
 from tinygrad_cnn.ops.movement import Permute, Reshape
 from tinygrad_cnn.tensor import Tensor
 
@@ -59,6 +60,8 @@ class Matmul(Function):
 
 def _swap(x: Tensor) -> Tensor:
     """``x`` with its last two axes swapped (a view, recorded as a permute)."""
+    if not is_grad_enabled():  # a first-order backward records nothing: the view alone
+        return Tensor._from_op(np.swapaxes(x.data, -1, -2), None)
     axes = (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2)
     return Permute.apply(x, axes=axes)
 
