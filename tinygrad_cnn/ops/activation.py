@@ -18,7 +18,8 @@ from tinygrad_cnn.ops.special import erf
 from tinygrad_cnn.tensor import Tensor
 
 
-def _float_tensor(op: str, x: Any) -> Tensor:
+def float_tensor(op: str, x: Any) -> Tensor:
+    """``x`` when it is a floating-point Tensor; a ``TypeError`` naming ``op`` otherwise."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     if not np.issubdtype(x.dtype, np.floating):
@@ -43,7 +44,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     inplace : bool, default False
         Only False is supported (the result is a new tensor).
     """
-    x = _float_tensor("leaky_relu", input)
+    x = float_tensor("leaky_relu", input)
     slope = _number("leaky_relu", "negative_slope", negative_slope)
     _no_inplace("leaky_relu", inplace)
     return x.where(x > 0, x * slope)
@@ -51,7 +52,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` where ``x > 0`` else ``alpha * (exp(x) - 1)``; any shape, floating point."""
-    x = _float_tensor("elu", input)
+    x = float_tensor("elu", input)
     a = _number("elu", "alpha", alpha)
     _no_inplace("elu", inplace)
     negative = (x.where(x <= 0, 0).exp() - 1) * a
@@ -61,7 +62,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """``x * Phi(x)`` with ``Phi`` the standard normal CDF: ``0.5 x (1 + erf(x / sqrt 2))``;
     ``approximate='tanh'`` uses ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``."""
-    x = _float_tensor("gelu", input)
+    x = float_tensor("gelu", input)
     if approximate == "none":
         return x * 0.5 * (erf(x * (1 / math.sqrt(2.0))) + 1)
     if approximate == "tanh":
@@ -72,7 +73,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)`` (swish); any shape, floating point."""
-    x = _float_tensor("silu", input)
+    x = float_tensor("silu", input)
     _no_inplace("silu", inplace)
     return x * x.sigmoid()
 
@@ -88,7 +89,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     threshold : float, default 20
         Above it (in ``beta * x``) the function is linear, as PyTorch's.
     """
-    x = _float_tensor("softplus", input)
+    x = float_tensor("softplus", input)
     b = _number("softplus", "beta", beta)
     t = _number("softplus", "threshold", threshold)
     scaled = x * b
@@ -102,7 +103,7 @@ def hardtanh(
 ) -> Tensor:
     """``x`` clipped to ``[min_val, max_val]``; gradient 1 strictly inside, 0 at and beyond
     the ends (as PyTorch's ``hardtanh``, unlike ``clamp`` whose ends pass the gradient)."""
-    x = _float_tensor("hardtanh", input)
+    x = float_tensor("hardtanh", input)
     low = _number("hardtanh", "min_val", min_val)
     high = _number("hardtanh", "max_val", max_val)
     _no_inplace("hardtanh", inplace)

@@ -13,16 +13,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn.grad_mode import no_grad
+from tinygrad_cnn.ops.activation import float_tensor
 from tinygrad_cnn.random import default_generator
 from tinygrad_cnn.tensor import Tensor
-
-
-def _float_tensor(op: str, x: Any) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{op}: expected a floating-point tensor, got dtype {x.dtype}")
-    return x
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -42,7 +35,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     inplace : bool, default False
         Only False is supported.
     """
-    x = _float_tensor("dropout", input)
+    x = float_tensor("dropout", input)
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
     if inplace is not False:
@@ -89,7 +82,7 @@ def batch_norm(
     Tensor
         The shape of ``input``.
     """
-    x = _float_tensor("batch_norm", input)
+    x = float_tensor("batch_norm", input)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got {x.shape}")
     channels = x.shape[1]
@@ -156,7 +149,7 @@ def layer_norm(
     Tensor
         The shape of ``input``.
     """
-    x = _float_tensor("layer_norm", input)
+    x = float_tensor("layer_norm", input)
     dims = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if not dims or any(not isinstance(d, int) or isinstance(d, bool) for d in dims):
         raise TypeError(f"layer_norm: normalized_shape must be ints, got {normalized_shape!r}")
