@@ -263,6 +263,18 @@ def test_max_refuses_what_torch_refuses() -> None:
         x.max(1, axis=0)
 
 
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+def test_argmax_of_an_empty_tensor_names_the_op(op: str) -> None:
+    """Refused as by torch (its IndexError; a ValueError here, as every refused dim), with the
+    op's own message (not numpy's), with and without dim."""
+    with pytest.raises(IndexError):
+        getattr(torch.zeros(0), op)()
+    with pytest.raises(ValueError, match=f"{op}: cannot take the {op} of an empty tensor"):
+        getattr(Tensor(np.zeros(0)), op)()
+    with pytest.raises(ValueError, match=f"{op}: cannot take the {op} of an empty dimension"):
+        getattr(Tensor(np.zeros((2, 0))), op)(1)
+
+
 @pytest.mark.parametrize("name", ["amax", "amin"])
 def test_amax_amin_reduce_several_dims(name: str) -> None:
     data = np.arange(24.0).reshape(2, 3, 4) % 5

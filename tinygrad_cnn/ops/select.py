@@ -340,7 +340,7 @@ def _arg_extremum(
         raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
     pick = np.argmax if op == "argmax" else np.argmin
     if dim is None:
-        if x.size == 0:
+        if x.numel() == 0:
             raise ValueError(f"{op}: cannot take the {op} of an empty tensor of shape {x.shape}")
         index = pick(x.data.reshape(-1))
         shape = (1,) * x.ndim if keep else ()
