@@ -255,6 +255,41 @@ class _Checker:
                 )
 
 
+def checked_inputs(
+    op: str,
+    fn: Any,
+    inputs: Sequence[Any],
+    wrt: Any,
+    mode: str,
+    options: dict[str, Any],
+    precision_note: str = "",
+) -> tuple[Tolerance, list[np.ndarray], list[int]]:
+    """The checks ``gradcheck`` and ``gradgradcheck`` open with, in one place.
+
+    Validates ``fn``, the options and ``mode``; returns the tolerance, float64 copies of the
+    inputs and the positions to check. A floating input below float64 gets a
+    :class:`GradcheckWarning` (``precision_note``, formatted with ``dtype``, ends it),
+    attributed to the caller of the check.
+    """
+    if not callable(fn):
+        raise TypeError(f"{op}: fn must be callable, got {type(fn).__name__}")
+    tolerance = validate_options(op, **options)
+    if mode not in _MODES:
+        raise ValueError(f"{op}: mode must be one of {_MODES}, got {mode!r}")
+    arrays = as_arrays(op, inputs)
+    positions = checked_positions(op, arrays, wrt)
+    for position, array in enumerate(arrays):
+        if np.issubdtype(array.dtype, np.floating) and array.dtype != np.float64:
+            warnings.warn(
+                f"{op}: input {position} has dtype {array.dtype}; central differences are "
+                f"too imprecise below float64, so it is checked as a float64 copy"
+                + precision_note.format(dtype=array.dtype),
+                GradcheckWarning,
+                stacklevel=3,
+            )
+    return tolerance, float64_copies(arrays), positions
+
+
 def gradcheck(
     fn: Callable[..., Tensor],
     *inputs: Any,
@@ -326,31 +361,22 @@ def gradcheck(
     >>> gradcheck(lambda t: (t * t.sigmoid()).sum(axis=1), x)
     True
     """
-    if not callable(fn):
-        raise TypeError(f"{_OP}: fn must be callable, got {type(fn).__name__}")
-    tolerance = validate_options(
+    tolerance, arrays, positions = checked_inputs(
         _OP,
-        eps=eps,
-        atol=atol,
-        rtol=rtol,
-        num_projections=num_projections,
-        full_jacobian_max=full_jacobian_max,
+        fn,
+        inputs,
+        wrt,
+        mode,
+        dict(
+            eps=eps,
+            atol=atol,
+            rtol=rtol,
+            num_projections=num_projections,
+            full_jacobian_max=full_jacobian_max,
+        ),
+        " and {dtype}-specific bugs are not covered (tinygrad_cnn.testing.assert_grads checks "
+        "gradient dtypes)",
     )
-    if mode not in _MODES:
-        raise ValueError(f"{_OP}: mode must be one of {_MODES}, got {mode!r}")
-    arrays = as_arrays(_OP, inputs)
-    positions = checked_positions(_OP, arrays, wrt)
-    for position, array in enumerate(arrays):
-        if np.issubdtype(array.dtype, np.floating) and array.dtype != np.float64:
-            warnings.warn(
-                f"{_OP}: input {position} has dtype {array.dtype}; central differences are "
-                f"too imprecise below float64, so it is checked as a float64 copy and "
-                f"{array.dtype}-specific bugs are not covered (tinygrad_cnn.testing."
-                f"assert_grads checks gradient dtypes)",
-                GradcheckWarning,
-                stacklevel=2,
-            )
-    arrays = float64_copies(arrays)
     checker = _Checker(fn, arrays, positions, float(eps), tolerance)
     out = checker.recorded.out
     if not np.issubdtype(out.dtype, np.floating):

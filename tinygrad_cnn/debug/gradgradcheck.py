@@ -12,7 +12,6 @@ projections), the tolerance rule and the options are gradcheck's, from
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,10 +19,9 @@ import numpy as np
 
 from tinygrad_cnn.autograd import grad
 from tinygrad_cnn.debug.gradcheck import (
-    _MODES,
     FULL_JACOBIAN_MAX,
     GradcheckError,
-    GradcheckWarning,
+    checked_inputs,
     gradcheck,
 )
 from tinygrad_cnn.debug.numerical import (
@@ -32,10 +30,7 @@ from tinygrad_cnn.debug.numerical import (
     NUM_PROJECTIONS,
     RTOL,
     as_arrays,
-    checked_positions,
     evaluate,
-    float64_copies,
-    validate_options,
 )
 from tinygrad_cnn.grad_mode import enable_grad
 from tinygrad_cnn.ops import concatenate
@@ -267,29 +262,20 @@ def gradgradcheck(
     >>> gradgradcheck(lambda t: t.tanh() * t, x)
     True
     """
-    if not callable(fn):
-        raise TypeError(f"{_OP}: fn must be callable, got {type(fn).__name__}")
-    tolerance = validate_options(
+    tolerance, arrays, positions = checked_inputs(
         _OP,
-        eps=eps,
-        atol=atol,
-        rtol=rtol,
-        num_projections=num_projections,
-        full_jacobian_max=full_jacobian_max,
+        fn,
+        _as_inputs(inputs),
+        wrt,
+        mode,
+        dict(
+            eps=eps,
+            atol=atol,
+            rtol=rtol,
+            num_projections=num_projections,
+            full_jacobian_max=full_jacobian_max,
+        ),
     )
-    if mode not in _MODES:
-        raise ValueError(f"{_OP}: mode must be one of {_MODES}, got {mode!r}")
-    arrays = as_arrays(_OP, _as_inputs(inputs))
-    positions = checked_positions(_OP, arrays, wrt)
-    for position, array in enumerate(arrays):
-        if np.issubdtype(array.dtype, np.floating) and array.dtype != np.float64:
-            warnings.warn(
-                f"{_OP}: input {position} has dtype {array.dtype}; central differences are "
-                f"too imprecise below float64, so it is checked as a float64 copy",
-                GradcheckWarning,
-                stacklevel=2,
-            )
-    arrays = float64_copies(arrays)
     upstream = _upstream(grad_outputs, evaluate(_OP, fn, arrays).shape, seed)
     count = len(arrays)
     try:
