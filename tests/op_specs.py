@@ -383,16 +383,33 @@ def _cross_entropy_case(draw: st.DrawFn) -> Case:
 
 @st.composite
 def _cross_entropy_backward_case(draw: st.DrawFn) -> Case:
-    """As :func:`_cross_entropy_case`, plus the loss's upstream gradient g (its shape)."""
+    """As :func:`_cross_entropy_case`, plus the loss's upstream gradient g (its shape), and
+    whether the op also gets the forward's saved log-probabilities (``saved``)."""
     case = draw(_cross_entropy_case())
     logits, labels = case.inputs
     reduction = case.kwargs["reduction"]
     g = draw(arrays((len(labels),) if reduction == "none" else (), min_value=-2.0, max_value=2.0))
-    return Case((logits, labels, g), case.kwargs, (True, False, True))
+    kwargs = {**case.kwargs, "saved": draw(st.booleans())}
+    return Case((logits, labels, g), kwargs, (True, False, True))
 
 
-def _torch_cross_entropy_backward(logits: Any, labels: Any, g: Any, *, reduction: str) -> Any:
-    """PyTorch's gradient of cross_entropy with respect to the logits, itself differentiable."""
+def _cross_entropy_backward(
+    logits: Tensor, labels: Tensor, g: Tensor, *, reduction: str, saved: bool
+) -> Tensor:
+    """The op, given ``log_softmax(logits)`` as its optional fourth input when ``saved`` (as
+    cross_entropy's backward does), recomputed from the logits it gets so that both agree."""
+    if not saved:
+        return CrossEntropyBackward.apply(logits, labels, g, reduction=reduction)
+    shifted = logits.data - logits.data.max(axis=1, keepdims=True)
+    log_probs = Tensor(shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))
+    return CrossEntropyBackward.apply(logits, labels, g, log_probs, reduction=reduction)
+
+
+def _torch_cross_entropy_backward(
+    logits: Any, labels: Any, g: Any, *, reduction: str, saved: bool = False
+) -> Any:
+    """PyTorch's gradient of cross_entropy with respect to the logits, itself differentiable
+    (``saved`` is this library's caching option: nothing in PyTorch)."""
     loss = _functional().cross_entropy(logits, labels, reduction=reduction)
     return _torch().autograd.grad(loss, logits, g, create_graph=True)[0]
 
@@ -958,7 +975,7 @@ def _specs() -> dict[str, OpSpec]:
         OpSpec(
             "cross_entropy_backward",
             _cross_entropy_backward_case(),
-            CrossEntropyBackward.apply,
+            _cross_entropy_backward,
             _torch_cross_entropy_backward,
         ),
     ]

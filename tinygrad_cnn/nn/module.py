@@ -545,17 +545,19 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` and tag the ops it recorded with this module and this call (see
         :mod:`tinygrad_cnn.nn.scopes`; inner modules tag first, so each op keeps the innermost)."""
-        for hook in list(self._forward_pre_hooks.values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
-        inputs = (*args, *kwargs.values())
+        if self._forward_pre_hooks:
+            for hook in list(self._forward_pre_hooks.values()):
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        inputs = (*args, *kwargs.values()) if kwargs else args
         makers = input_makers(inputs)  # before forward, which may change an input in place
         output = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, output)
-            if result is not None:
-                output = result
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                result = hook(self, args, output)
+                if result is not None:
+                    output = result
         record_module_scope(self, inputs, output, makers)
         return output
 

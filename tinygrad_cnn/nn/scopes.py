@@ -33,7 +33,13 @@ def input_makers(inputs: Iterable[Any]) -> list[Any]:
     An in-place op in the forward (``x.relu_()``) moves its input tensor behind itself, so
     after the forward the input tensor's op is the module's own.
     """
-    return [t._ctx for t in _tensors_in(inputs)]
+    makers = []
+    for value in inputs:  # (a plain tensor, the usual argument, without a generator)
+        if type(value) is Tensor:
+            makers.append(value._ctx)
+        else:
+            makers.extend(t._ctx for t in _tensors_in((value,)))
+    return makers
 
 
 class ModuleCall:
@@ -86,7 +92,7 @@ def record_module_scope(
         How many ops were tagged.
     """
     boundary = {id(node) for node in (input_makers(inputs) if makers is None else makers)}
-    pending = list(_tensors_in([outputs]))
+    pending = [outputs] if type(outputs) is Tensor else list(_tensors_in([outputs]))
     seen: set[int] = set()
     call: ModuleCall | None = None
     tagged = 0

@@ -58,6 +58,7 @@ class CrossEntropy(Function):
 
     def forward(self, logits: np.ndarray, labels: np.ndarray, *, reduction: str) -> np.ndarray:
         log_probs = _log_softmax(logits, axis=1)
+        self.log_probs = log_probs
         losses = -log_probs[np.arange(len(labels)), labels]
         if reduction == "mean":
             return np.asarray(losses.mean())
@@ -67,7 +68,9 @@ class CrossEntropy(Function):
 
     def backward(self, g: Tensor) -> tuple[Tensor, None]:
         logits, labels = self.inputs
-        return CrossEntropyBackward.apply(logits, labels, g, **self.attrs), None
+        saved = Tensor._from_op(self.log_probs, None)  # spares the kernel a second log-softmax
+        saved.name = "log_probs"
+        return CrossEntropyBackward.apply(logits, labels, g, saved, **self.attrs), None
 
 
 class CrossEntropyBackward(Function):
@@ -80,17 +83,26 @@ class CrossEntropyBackward(Function):
     ``(softmax - onehot) * upstream`` (over each row for ``"none"``, divided by N for
     ``"mean"``).
 
-    Inputs: logits (N, K), labels (N,) int64 (no gradient), g (shape of the loss).
+    Inputs: logits (N, K), labels (N,) int64 (no gradient), g (shape of the loss), and
+    optionally log_probs (N, K), ``log_softmax(logits, 1)`` as the forward computed it: a
+    cache of a function of logits, so it gets no gradient of its own (the derivative through
+    it is the one with respect to logits).
     """
 
     name = "cross_entropy_backward"
     new_gradients = True
 
     def forward(
-        self, logits: np.ndarray, labels: np.ndarray, g: np.ndarray, *, reduction: str
+        self,
+        logits: np.ndarray,
+        labels: np.ndarray,
+        g: np.ndarray,
+        log_probs: np.ndarray | None = None,
+        *,
+        reduction: str,
     ) -> np.ndarray:
         n = len(labels)
-        grad = np.exp(_log_softmax(logits, axis=1))
+        grad = np.exp(_log_softmax(logits, axis=1) if log_probs is None else log_probs)
         grad[np.arange(n), labels] -= 1
         if reduction == "mean":
             grad *= g / n
@@ -100,9 +112,9 @@ class CrossEntropyBackward(Function):
             grad *= g[:, None]
         return grad
 
-    def backward(self, upstream: Tensor) -> tuple[Tensor | None, None, Tensor | None]:
-        logits, labels, g = self.inputs
-        need_logits, _, need_g = self.needs_input_grad
+    def backward(self, upstream: Tensor) -> tuple[Tensor | None, ...]:
+        logits, labels, g = self.inputs[:3]
+        need_logits, _, need_g = self.needs_input_grad[:3]
         reduction = self.attrs["reduction"]
         n = len(labels)
         probs = Softmax.apply(logits, axis=1)
@@ -121,7 +133,7 @@ class CrossEntropyBackward(Function):
                 grad_g = per_row
             else:
                 grad_g = per_row.sum() / n if reduction == "mean" else per_row.sum()
-        return grad_logits, None, grad_g
+        return (grad_logits, None, grad_g, None)[: len(self.inputs)]
 
 
 def _softmax_dim(op: str, x: Tensor, dim: Any, axis: Any, dtype: Any) -> tuple[Tensor, int | None]:

@@ -61,7 +61,7 @@ class Matmul(Function):
 def _swap(x: Tensor) -> Tensor:
     """``x`` with its last two axes swapped (a view, recorded as a permute)."""
     if not is_grad_enabled():  # a first-order backward records nothing: the view alone
-        return Tensor._from_op(np.swapaxes(x.data, -1, -2), None)
+        return Tensor._from_op(x.data.swapaxes(-1, -2), None)
     axes = (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2)
     return Permute.apply(x, axes=axes)
 

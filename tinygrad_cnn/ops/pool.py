@@ -14,7 +14,7 @@ import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import pool_options
-from tinygrad_cnn.ops.movement import stack
+from tinygrad_cnn.ops.movement import inverse_permutation, stack
 from tinygrad_cnn.ops.window import (
     Pair,
     check_image,
@@ -181,7 +181,7 @@ def _in_memory_order(
 ) -> np.ndarray:
     """An array of ``shape`` laid out in memory as ``order`` says (zeros, or uninitialised)."""
     make = np.zeros if zero else np.empty
-    return make([shape[axis] for axis in order], dtype=dtype).transpose(np.argsort(order))
+    return make([shape[axis] for axis in order], dtype=dtype).transpose(inverse_permutation(order))
 
 
 def _same_memory_order(a: np.ndarray, b: np.ndarray) -> bool:

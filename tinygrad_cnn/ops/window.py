@@ -49,6 +49,11 @@ def conv_output_size(
 
 def pair(op: str, name: str, value: Any, minimum: int) -> Pair:
     """Validate an int-or-pair argument such as ``stride=2`` or ``padding=(1, 0)``."""
+    if type(value) is int and value >= minimum:  # the common cases, checked in one line each
+        return value, value
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is type(value[1]) is int:
+        if value[0] >= minimum and value[1] >= minimum:
+            return value
     values = value if isinstance(value, tuple | list) else (value, value)
     if len(values) != 2 or any(
         isinstance(v, bool) or not isinstance(v, int | np.integer) for v in values
