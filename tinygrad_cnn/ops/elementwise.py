@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.movement import inverse_permutation
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -286,7 +287,7 @@ def _maximum_with_zero(a: np.ndarray, in_place: bool = False) -> np.ndarray:
     Timings of the three: docs/performance.md. Arrays that are not one block of memory, and
     those with fewer than two dimensions or a single outermost row, take ``np.maximum(a, 0)``.
     """
-    memory_order = np.argsort(a.strides, kind="stable")[::-1]  # outermost axis first
+    memory_order = sorted(range(a.ndim), key=a.strides.__getitem__)[::-1]  # outermost first
     in_memory = a.transpose(memory_order)
     if a.ndim < 2 or a.shape[memory_order[0]] < 2 or not in_memory.flags.c_contiguous:
         return np.maximum(a, a.dtype.type(0), out=a if in_place else None)
@@ -294,7 +295,7 @@ def _maximum_with_zero(a: np.ndarray, in_place: bool = False) -> np.ndarray:
     out_in_memory = in_memory if in_place else np.empty_like(in_memory)  # C-contiguous
     zeros = np.zeros(a.size // rows, dtype=a.dtype)
     np.maximum(in_memory.reshape(rows, -1), zeros, out=out_in_memory.reshape(rows, -1))
-    return a if in_place else out_in_memory.transpose(np.argsort(memory_order))
+    return a if in_place else out_in_memory.transpose(inverse_permutation(memory_order))
 
 
 class Tanh(Function):
