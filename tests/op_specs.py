@@ -19,7 +19,7 @@ spec's ``call`` really records the op it is named after. torch is imported only 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +85,41 @@ class Case:
     def wrt(self) -> list[int]:
         """Positions of the differentiable inputs."""
         return [i for i, flag in enumerate(self.differentiable) if flag]
+
+    def requiring_grad(self, positions: Collection[int]) -> Case:
+        """This case with only the differentiable inputs at ``positions`` requiring grad.
+
+        The others become constants, as a frozen weight or an input image that needs no
+        gradient (the op's backward sees them in ``needs_input_grad``).
+
+        Raises
+        ------
+        ValueError
+            When ``positions`` is empty or names an input that is not differentiable.
+        """
+        chosen = set(positions)
+        if not chosen or not chosen <= set(self.wrt):
+            raise ValueError(
+                f"Case.requiring_grad: {sorted(chosen)} is not a non-empty subset of the "
+                f"differentiable inputs {self.wrt}"
+            )
+        flags = tuple(i in chosen for i in range(len(self.inputs)))
+        return Case(self.inputs, self.kwargs, flags)
+
+
+@st.composite
+def some_requiring_grad(draw: st.DrawFn, case: Case) -> Case:
+    """``case`` with a drawn non-empty subset of its differentiable inputs requiring grad.
+
+    Each differentiable input requires grad or not (a fair coin); when none does, all do, so
+    "all of them" is drawn most often and is what a failing case shrinks to, unless a subset
+    is what fails. An op's backward often skips work for inputs that need no gradient (and
+    shares work between those that do), so each subset is a different code path.
+    """
+    flags = [draw(st.booleans()) for _ in case.wrt]
+    if not any(flags):
+        return case
+    return case.requiring_grad([p for p, flag in zip(case.wrt, flags, strict=True) if flag])
 
 
 @dataclass(frozen=True)
@@ -409,7 +444,11 @@ def _torch_cross_entropy_backward(
     logits: Any, labels: Any, g: Any, *, reduction: str, saved: bool = False
 ) -> Any:
     """PyTorch's gradient of cross_entropy with respect to the logits, itself differentiable
-    (``saved`` is this library's caching option: nothing in PyTorch)."""
+    (``saved`` is this library's caching option: nothing in PyTorch). Logits that do not
+    require grad are differentiated through a leaf copy that does (torch.autograd.grad needs
+    one); the result then depends on g alone, as ours does."""
+    if not logits.requires_grad:
+        logits = logits.detach().requires_grad_()
     loss = _functional().cross_entropy(logits, labels, reduction=reduction)
     return _torch().autograd.grad(loss, logits, g, create_graph=True)[0]
 

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import Function, Tensor
+from tinygrad_cnn.nn import Parameter
 
 torch = pytest.importorskip("torch")
 
@@ -224,20 +226,144 @@ class _FloatGradientScale(Function, register=False):
         return (2.0,)
 
 
+class _ListGradientScale(Function, register=False):
+    """out = 2 x whose backward returns a list of floats."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return 2 * a
+
+    def backward(self, g: Tensor) -> tuple[list[float]]:
+        return ([2.0, 2.0],)
+
+
+class _NumpyScalarGradientScale(Function, register=False):
+    """out = 2 x whose backward returns a numpy scalar (a float64, not a Tensor)."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return 2 * a
+
+    def backward(self, g: Tensor) -> tuple[np.float64]:
+        return (np.float64(2.0),)
+
+
+NO_TENSOR = [
+    (_NumpyGradientSquare, "ndarray"),
+    (_FloatGradientScale, "float"),
+    (_ListGradientScale, "list"),
+    (_NumpyScalarGradientScale, "float64"),
+]
+
+
+def _no_tensor_message(name: str, kind: str) -> str:
+    return (
+        rf"{name}\.backward must return Tensors \(or None\), built from Tensor ops .* got {kind}:"
+    )
+
+
 @pytest.mark.parametrize("create_graph", [False, True])
-@pytest.mark.parametrize(
-    ("op", "kind"), [(_NumpyGradientSquare, "ndarray"), (_FloatGradientScale, "float")]
-)
+@pytest.mark.parametrize(("op", "kind"), NO_TENSOR)
 def test_a_backward_that_returns_no_tensor_is_refused(
     op: type[Function], kind: str, create_graph: bool
 ) -> None:
     x = Tensor(np.array([1.0, 3.0]), requires_grad=True)
-    message = (
-        rf"{op.name}\.backward must return Tensors \(or None\), built from Tensor ops .* got {kind}"
-    )
-    with pytest.raises(TypeError, match=message):
+    with pytest.raises(TypeError, match=_no_tensor_message(op.name, kind)):
         op.apply(x).sum().backward(create_graph=create_graph)
     assert x.grad is None
+
+
+def _mul_returning(second: Callable[[Tensor, Tensor], Any]) -> type[Function]:
+    """out = a * b whose backward returns g * b for a and ``second(g, a)`` for b."""
+
+    class MulReturning(Function, register=False):
+        name = "mulreturning"
+
+        def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return a * b
+
+        def backward(self, g: Tensor) -> tuple[Any, Any]:
+            a, b = self.inputs
+            return g * b, second(g, a)
+
+    return MulReturning
+
+
+def _differentiate(out: Tensor, x: Tensor, how: str, create_graph: bool) -> None:
+    if how == "backward":
+        out.backward(create_graph=create_graph)
+    elif how == "grad":
+        tc.grad(out, x, create_graph=create_graph)
+    else:
+        with tc.detect_anomaly():
+            out.backward(create_graph=create_graph)
+
+
+@pytest.mark.parametrize("how", ["backward", "grad", "anomaly"])
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize(
+    ("gradient", "kind"),
+    [
+        (lambda g, a: 2.0, "float"),
+        (lambda g, a: [1.0, 1.0], "list"),
+        (lambda g, a: a.data, "ndarray"),
+    ],
+)
+def test_a_gradient_that_is_no_tensor_is_refused_even_for_an_input_that_needs_none(
+    gradient: Callable[[Tensor, Tensor], Any], kind: str, create_graph: bool, how: str
+) -> None:
+    """The engine drops the gradient of an input that needs none, but the op broke its
+    contract all the same: refused in every walk, as for an input that needs one."""
+    op = _mul_returning(gradient)
+    x = Tensor(np.array([1.0, 3.0]), requires_grad=True)
+    y = Tensor(np.array([2.0, 5.0]))
+    with pytest.raises(TypeError, match=_no_tensor_message(op.name, kind)):
+        _differentiate(op.apply(x, y).sum(), x, how, create_graph)
+    assert x.grad is None
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize(
+    ("backward", "got"),
+    [
+        (lambda g, a: (g * a,), "a tuple of 1"),
+        (lambda g, a: (g * a, g, None), "a tuple of 3"),
+        (lambda g, a: [g * a, g], "list"),
+        (lambda g, a: g * a, "Tensor"),
+        (lambda g, a: None, "NoneType"),
+    ],
+)
+def test_a_backward_that_returns_no_tuple_of_one_gradient_per_input_is_refused(
+    backward: Callable[[Tensor, Tensor], Any], got: str, create_graph: bool
+) -> None:
+    class Returning(Function, register=False):
+        name = "returning"
+
+        def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return a * b
+
+        def backward(self, g: Tensor) -> Any:
+            return backward(g, self.inputs[0])
+
+    x = Tensor(np.array([1.0, 3.0]), requires_grad=True)
+    y = Tensor(np.array([2.0, 5.0]), requires_grad=True)
+    message = rf"returning\.backward must return a tuple of 2 gradients, got {got}$"
+    with pytest.raises(TypeError, match=message):
+        Returning.apply(x, y).sum().backward(create_graph=create_graph)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_backward_may_return_a_tensor_subclass(create_graph: bool) -> None:
+    """A Parameter is a Tensor: out = a * b whose gradient for a is b itself (at g = 1)."""
+    op = _mul_returning(lambda g, a: g * a)
+
+    class ReturnsParameter(op, register=False):  # type: ignore[valid-type, misc]
+        def backward(self, g: Tensor) -> tuple[Any, Any]:
+            return self.inputs[1], g * self.inputs[0]
+
+    a = Tensor(np.array([1.0, 3.0]), requires_grad=True)
+    b = Parameter(np.array([2.0, 5.0]))
+    ReturnsParameter.apply(a, b).sum().backward(create_graph=create_graph)
+    np.testing.assert_array_equal(a.grad.numpy(), [2.0, 5.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 3.0])
 
 
 def test_in_place_ops_still_refuse_to_overwrite_an_output_backward_reads() -> None:

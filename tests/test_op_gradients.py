@@ -10,7 +10,12 @@ For each spec in ``tests/op_specs.py`` and each drawn case, :func:`check_op_grad
 - backward twice through a retained graph gives identical results;
 - inputs, outputs and upstream gradients are never modified in place;
 
-and that the spec really exercises the op it is named after. The last tests plant wrong
+- inputs that do not require grad get no gradient;
+
+and that the spec really exercises the op it is named after. Which of the differentiable
+inputs require grad is drawn too (a non-empty subset, all of them most often): a backward
+skips work for the others (``needs_input_grad``), and a frozen weight, an input image that
+needs no gradient or a bias alone each take a path of their own. The last tests plant wrong
 backward passes in test-only ops and show that this same check catches each of them.
 """
 
@@ -18,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
-from op_specs import SPECS, Case, OpSpec
+from op_specs import SPECS, Case, OpSpec, some_requiring_grad
 
 from tinygrad_cnn import Function, Tensor
 from tinygrad_cnn.debug import GradcheckError
@@ -68,7 +73,56 @@ def test_every_registered_op_has_a_spec() -> None:
 def test_op_gradients(name: str, data: st.DataObject, seed: int) -> None:
     spec = SPECS[name]
     case = data.draw(spec.draw, label="case")
+    case = data.draw(some_requiring_grad(case), label="case, with the inputs requiring grad")
     check_op_gradients(spec, case, seed)
+
+
+def _conv2d_layout(case: Case) -> str:
+    """The memory layout conv2d picks for ``case`` (see ``_conv_layout`` in ops/conv.py)."""
+    tensors = [Tensor(a, requires_grad=True) for a in case.inputs]
+    return SPECS["conv2d"].call(*tensors, **case.kwargs)._ctx.layout
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns", "banded"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_the_conv2d_spec_draws_every_layout_with_and_without_bias(layout: str, bias: bool) -> None:
+    """conv2d's backward is three kernels per layout, so the generic test (which draws which
+    inputs require grad independently of the case) must reach each layout, with a bias too."""
+    found = find(
+        SPECS["conv2d"].draw,
+        lambda case: (len(case.inputs) == 3) == bias and _conv2d_layout(case) == layout,
+        settings=settings(max_examples=500, database=None, phases=[Phase.generate]),
+    )
+    assert _conv2d_layout(found) == layout
+
+
+@given(data=st.data())
+def test_some_requiring_grad_draws_non_empty_subsets_of_the_differentiable_inputs(
+    data: st.DataObject,
+) -> None:
+    case = data.draw(SPECS["cross_entropy_backward"].draw)  # inputs 0 and 2 differentiable
+    narrowed = data.draw(some_requiring_grad(case))
+    assert narrowed.inputs is case.inputs and narrowed.kwargs is case.kwargs
+    assert narrowed.wrt and set(narrowed.wrt) <= {0, 2}
+
+
+def test_every_subset_of_inputs_requiring_grad_is_drawn() -> None:
+    case = Case((np.zeros(2), np.zeros(2), np.zeros(2)))
+    for subset in ([0], [1], [2], [0, 1], [0, 2], [1, 2], [0, 1, 2]):
+        find(
+            some_requiring_grad(case),
+            lambda narrowed, subset=subset: narrowed.wrt == subset,
+            settings=settings(database=None, phases=[Phase.generate]),
+        )
+
+
+def test_requiring_grad_refuses_an_empty_or_non_differentiable_subset() -> None:
+    case = Case((np.zeros(2), np.zeros(2, dtype=np.int64)))
+    with pytest.raises(ValueError, match="not a non-empty subset"):
+        case.requiring_grad([])
+    with pytest.raises(ValueError, match="not a non-empty subset"):
+        case.requiring_grad([1])
+    assert case.requiring_grad([0]).differentiable == (True, False)
 
 
 # ---------------------------------------------------------------------- test the tester
@@ -126,6 +180,53 @@ class MutatingSquare(Function, register=False):
     def backward(self, g: Tensor) -> tuple[Tensor]:
         self.x *= 2
         return (g * self.x,)
+
+
+class SkippingMul(Function, register=False):
+    """out = a * b with a planted bug: a's gradient is skipped when b needs none (as if the
+    work were shared and only done for both)."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a * b
+
+    def backward(self, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        if not self.needs_input_grad[1]:
+            return None, None
+        return (g * b if self.needs_input_grad[0] else None), g * a
+
+
+class GradPlantingMul(Function, register=False):
+    """out = a * b whose backward writes a gradient into b's ``.grad`` itself, even when b
+    does not require grad."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a * b
+
+    def backward(self, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = self.inputs
+        b.grad = g * a
+        return g * b, None
+
+
+def _pair_case() -> st.SearchStrategy[Case]:
+    values = shapes(min_dims=1, max_side=3).flatmap(lambda s: st.tuples(*[kink_free_arrays(s)] * 2))
+    return values.map(Case)
+
+
+@pytest.mark.parametrize("op", [SkippingMul, GradPlantingMul])
+@given(data=st.data())
+def test_the_generic_check_catches_a_bug_that_only_some_inputs_requiring_grad_show(
+    op: type[Function], data: st.DataObject
+) -> None:
+    """With both inputs requiring grad the planted bug is invisible; with only ``a`` it is
+    caught (a missing gradient, or one given to an input that does not require grad)."""
+    spec = OpSpec(op.name, _pair_case(), op.apply)
+    case = data.draw(spec.draw)
+    if op is SkippingMul:
+        check_op_gradients(spec, case, seed=0)
+    with pytest.raises(GradcheckError, match=r"input 0 .* disagrees|input 1 does not require"):
+        check_op_gradients(spec, case.requiring_grad([0]), seed=0)
 
 
 def _bad_spec(op: type[Function]) -> OpSpec:

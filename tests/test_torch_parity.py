@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from op_specs import SPECS, Case, OpSpec
+from op_specs import SPECS, Case, OpSpec, some_requiring_grad
 
 from tinygrad_cnn import Function, Tensor
 
@@ -89,7 +89,7 @@ def run_both(
         The two forward outputs.
     grads : list of (ndarray, ndarray)
         For each differentiable input, (our gradient, torch's gradient); a missing gradient
-        counts as zeros.
+        counts as zeros. (The other inputs must get no gradient: asserted here.)
     """
     torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
     ours_in, theirs_in = to_ours(case, dtype), to_torch(case, torch_dtype)
@@ -98,6 +98,9 @@ def run_both(
     upstream = np.random.default_rng(upstream_seed).standard_normal(ours.shape).astype(dtype)
     ours.backward(upstream)
     theirs.backward(torch.tensor(upstream, dtype=torch_dtype))
+    for position, tensor in enumerate(ours_in):
+        if position not in case.wrt:
+            assert tensor.grad is None, f"input {position} does not require grad, got a gradient"
     grads = []
     for position in case.wrt:
         mine, reference = ours_in[position].grad, theirs_in[position].grad
@@ -111,8 +114,10 @@ def run_both(
 @pytest.mark.parametrize("name", WITH_TORCH)
 @given(data=st.data())
 def test_forward_and_backward_match_torch_in_float64(name: str, data: st.DataObject) -> None:
+    """Which differentiable inputs require grad is drawn too (in both libraries alike)."""
     spec = SPECS[name]
     case = data.draw(spec.draw, label="case")
+    case = data.draw(some_requiring_grad(case), label="case, with the inputs requiring grad")
     ours, theirs, grads = run_both(spec, case, data.draw(st.integers(0, 2**32 - 1)), np.float64)
 
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype == np.float64

@@ -408,10 +408,7 @@ def _backward_arrays(node: Function, output: Tensor, upstream: np.ndarray) -> An
         node.output = None
     if type(raw) is not tuple:
         return raw
-    for g in raw:
-        if g is not None and type(g) is not Tensor:
-            raise TypeError(_not_a_tensor_message(node, g))
-    return tuple([None if g is None else g.data for g in raw])
+    return tuple([_array_of(node, g) for g in raw])
 
 
 def _relevant(order: list[Tensor], targets: set[int]) -> set[int]:
@@ -552,10 +549,7 @@ def _walk_arrays(
         else:
             input_grads = node.backward(Tensor._from_op(upstream, None))
         if type(input_grads) is not tuple or len(input_grads) != len(node.inputs):
-            raise TypeError(
-                f"{node.name}.backward must return a tuple of {len(node.inputs)} gradients, "
-                f"got {type(input_grads).__name__}"
-            )
+            raise TypeError(_count_message(node, input_grads))
         if hooks is not None:  # anomaly mode: blame this op if a gradient it returns is not finite
             hooks.after_backward(node, upstream, tuple([_array_of(node, g) for g in input_grads]))
         summed: list[tuple[int, ...]] = []
@@ -629,10 +623,10 @@ def _walk_recording(
         finally:
             node.output = None
         if not isinstance(input_grads, tuple) or len(input_grads) != len(node.inputs):
-            raise TypeError(
-                f"{node.name}.backward must return a tuple of {len(node.inputs)} gradients, "
-                f"got {type(input_grads).__name__}"
-            )
+            raise TypeError(_count_message(node, input_grads))
+        for g in input_grads:  # (also those of inputs that need none, as the array walk)
+            if g is not None and not isinstance(g, Tensor):
+                raise TypeError(_not_a_tensor_message(node, g))
         if hooks is not None:
             hooks.after_backward(node, upstream, input_grads)
         summed: list[tuple[int, ...]] = []
@@ -640,8 +634,6 @@ def _walk_recording(
             if not needed or g is None or (relevant is not None and id(parent) not in relevant):
                 summed.append(())
                 continue
-            if type(g) is not Tensor:
-                raise TypeError(_not_a_tensor_message(node, g))
             axes: tuple[int, ...] = ()
             if g.shape != parent.data.shape:
                 axes = broadcast_axes(parent.data.shape, g.shape)
@@ -664,12 +656,28 @@ def _walk_recording(
 
 
 def _array_of(node: Function, g: Any) -> np.ndarray | None:
-    """The array of a gradient ``backward`` returned (recording off): None stays None."""
-    if type(g) is Tensor:
+    """The array of a gradient ``backward`` returned (recording off): None stays None.
+
+    Raises
+    ------
+    TypeError
+        When ``g`` is neither a Tensor (a subclass such as ``Parameter`` too) nor None: a
+        float, a list or an array, naming the op.
+    """
+    if isinstance(g, Tensor):
         return g.data
     if g is None:
         return None
     raise TypeError(_not_a_tensor_message(node, g))
+
+
+def _count_message(node: Function, grads: Any) -> str:
+    expected = len(node.inputs)
+    if isinstance(grads, tuple):
+        got = f"a tuple of {len(grads)}"
+    else:
+        got = type(grads).__name__
+    return f"{node.name}.backward must return a tuple of {expected} gradients, got {got}"
 
 
 def _not_a_tensor_message(node: Function, g: Any) -> str:

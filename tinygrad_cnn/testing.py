@@ -448,8 +448,15 @@ class _Recorded(RecordedFunction):
 
 
 def _check_structure(recorded: _Recorded, upstream: np.ndarray) -> list[np.ndarray | None]:
-    """Backward runs, and each gradient has its input's shape and dtype."""
+    """Backward runs, each gradient has its input's shape and dtype, and the inputs that do
+    not require grad get none."""
     grads = recorded.grads(upstream, "a random upstream gradient")
+    for position, tensor in enumerate(recorded.tensors):
+        if position not in recorded.positions and tensor.grad is not None:
+            raise GradcheckError(
+                f"assert_grads: input {position} does not require grad, but backward gave it "
+                f"a gradient"
+            )
     for position, grad in zip(recorded.positions, grads, strict=True):
         tensor = recorded.tensors[position]
         if grad is None:
@@ -544,7 +551,8 @@ def assert_grads(
     Checked in this order, with random upstream gradients drawn from ``seed``; checks 1-5
     run once per dtype of ``dtypes``:
 
-    1. ``backward`` runs, and every checked input's gradient has the input's shape and dtype;
+    1. ``backward`` runs, every checked input's gradient has the input's shape and dtype,
+       and the other inputs (which do not require grad) get no gradient (``.grad is None``);
     2. backward twice through the same graph (``retain_graph=True``) gives identical results;
     3. a zero upstream gradient gives gradients that are exactly zero;
     4. backward is linear in the upstream gradient (to ``max(sqrt(dtype eps), 1e-4)``
@@ -560,7 +568,9 @@ def assert_grads(
     *inputs : Tensor or array_like
         The point at which to check; never modified (``fn`` gets private copies).
     wrt : sequence of int, optional
-        Positions of the inputs to check; default every floating-point input.
+        Positions of the inputs to check; default every floating-point input. Only these
+        inputs require grad: the others are constants (as a frozen weight is), so a subset
+        checks the backward's work for some inputs without the others (``needs_input_grad``).
     dtypes : sequence of numpy dtypes, optional
         Run checks 1-5 with the floating-point inputs cast to each of these dtypes
         (e.g. ``(np.float64, np.float32)``); default the inputs' own dtypes.

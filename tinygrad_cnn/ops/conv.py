@@ -494,8 +494,8 @@ class _BandedLayout:
 
     @staticmethod
     def bias_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
-        o, ow = g.shape[1], g.shape[3]
-        return saved.g_matrix(g).reshape(-1, o, ow).sum(axis=(0, 2))
+        n, o, oh, ow = g.shape  # (not reshape(-1, ...): with no filters, -1 is ambiguous)
+        return saved.g_matrix(g).reshape(n * oh, o, ow).sum(axis=(0, 2))
 
     @staticmethod
     def input_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
