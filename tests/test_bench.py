@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 try:
     import bench
     import neighbour
+    import step_split
     import workloads
 finally:
     sys.path.remove(str(REPO / "benchmarks"))
@@ -252,3 +253,20 @@ def test_op_profile_rejects_a_bad_batch(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 2 and "--batch must be positive, got 0" in done.stderr
+
+
+def test_step_split_prints_each_part_of_a_step_as_a_positive_time(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    forward, backward, update, whole = step_split.step_times("seed", 4, steps=3, warmup=1)
+    assert 0 < forward < whole and 0 < backward < whole and 0 < update < whole
+    step_split.main(["lenet", "--batch-size", "2", "--steps", "1", "--warmup", "0"])
+    parts = capsys.readouterr().out.split()
+    assert parts[0::3] == ["forward", "backward", "step()", "whole"]
+    assert all(int(value) > 0 for value in parts[1::3]) and set(parts[2::3]) == {"us"}
+
+
+def test_step_split_rejects_no_steps(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        step_split.main(["seed", "--steps", "0"])
+    assert stop.value.code == 2 and "--steps must be >= 1" in capsys.readouterr().err
