@@ -121,6 +121,32 @@ def test_modern_cnn_trains_with_its_recipe_and_writes_its_outputs(
     assert model.bn3.running_mean.numpy().any()  # updated from zeros by training
 
 
+def test_only_the_modern_recipe_shifts_its_images_each_by_its_own_seeded_draw(
+    example: ModuleType,
+) -> None:
+    assert example.DEFAULTS["modern"]["label_smoothing"] == 0.1
+    images = np.zeros((64, 28, 28), np.uint8)
+    images[:, 10:18, 10:18] = 255  # a centred square: where it lands shows the shift
+    labels = np.zeros(64, np.int64)
+
+    def first_batch(model: str, shift_seed: tuple[int, int], skip: int = 0) -> np.ndarray:
+        rng = np.random.default_rng(0)
+        loader = example.batches(images, labels, 32, rng, skip, model, shift_seed)
+        return next(iter(loader))[0].numpy()
+
+    plain = example.preprocess(images[:32], "modern")
+    shifted = first_batch("modern", (0, 0))
+    corners = {tuple(np.argwhere(img[0] == img[0].max()).min(axis=0)) for img in shifted}
+    assert corners <= {(row, col) for row in range(8, 13) for col in range(8, 13)}
+    assert len(corners) > 1 and not np.array_equal(shifted, plain)  # each image its own shift
+    np.testing.assert_array_equal(first_batch("modern", (0, 0)), shifted)  # seeded
+    assert not np.array_equal(first_batch("modern", (0, 1)), shifted)  # another epoch
+    assert not np.array_equal(first_batch("modern", (0, 0), skip=1), shifted)  # batch 1's own
+    np.testing.assert_array_equal(
+        first_batch("lenet", (0, 0)), example.preprocess(images[:32], "lenet")
+    )
+
+
 def test_modern_cnn_resumes_mid_epoch_to_the_uninterrupted_result(
     example: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

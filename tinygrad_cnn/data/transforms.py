@@ -1,5 +1,6 @@
 """Image transforms with torchvision's names: :class:`ToTensor`, :class:`ToDtype`,
-:class:`Normalize`, :class:`Compose`, and MNIST's mean and standard deviation.
+:class:`Normalize`, :class:`RandomCrop`, :class:`Compose`, and MNIST's mean and standard
+deviation.
 
 They act on numpy arrays or Tensors in ``(..., C, H, W)`` layout, a single image or a whole
 batch; :class:`BatchLoader` applies one to each batch. torchvision's normalisation for MNIST
@@ -18,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn.random import Seed
+from tinygrad_cnn.random import generator as generator_from
 from tinygrad_cnn.tensor import Tensor
 
 MNIST_MEAN: tuple[float] = (0.1307,)
@@ -115,6 +118,125 @@ class Normalize:
 
     def __repr__(self) -> str:
         return f"Normalize(mean={self.mean}, std={self.std})"
+
+
+class RandomCrop:
+    """A random ``size`` window of each image, after optional padding, as torchvision's
+    ``RandomCrop``: the usual shift augmentation (``RandomCrop(28, padding=2)`` moves MNIST
+    digits by up to 2 pixels).
+
+    Acts on ``(..., C, H, W)`` arrays or Tensors, a single image or a batch: every image
+    (every index of the leading axes) gets its own window, all channels of an image the same.
+    The result has the input's kind and dtype (a Tensor without gradient: this is data).
+
+    Parameters
+    ----------
+    size : int or (int, int)
+        The crop's height and width (one int: a square).
+    padding : int or sequence of int, optional
+        Added around each image first, as torchvision: one int for every side, two for
+        (left and right, top and bottom), four for (left, top, right, bottom).
+    pad_if_needed : bool, default False
+        Pad an image smaller than ``size`` on both sides by the difference first.
+    fill : float, default 0
+        The value of constant padding.
+    padding_mode : {"constant", "edge", "reflect", "symmetric"}, default "constant"
+        As torchvision (numpy's ``np.pad`` modes of the same names).
+    generator : int, numpy Generator or None, default None
+        Where the windows are drawn from: None is the library's default generator
+        (:func:`tinygrad_cnn.manual_seed`), as torchvision draws from torch's.
+    """
+
+    PADDING_MODES = ("constant", "edge", "reflect", "symmetric")
+
+    def __init__(
+        self,
+        size: int | Sequence[int],
+        padding: int | Sequence[int] | None = None,
+        pad_if_needed: bool = False,
+        fill: float = 0,
+        padding_mode: str = "constant",
+        generator: Seed = None,
+    ) -> None:
+        self.size = _pair_of_sizes("RandomCrop: size", size, minimum=1)
+        self.padding = _padding(padding)
+        self.pad_if_needed = bool(pad_if_needed)
+        if isinstance(fill, bool) or not isinstance(fill, int | float | np.number):
+            raise TypeError(f"RandomCrop: fill must be a number, got {fill!r}")
+        self.fill = fill
+        if padding_mode not in self.PADDING_MODES:
+            raise ValueError(
+                f"RandomCrop: padding_mode must be one of {self.PADDING_MODES}, got "
+                f"{padding_mode!r}"
+            )
+        self.padding_mode = padding_mode
+        self._generator = generator_from(generator, "RandomCrop")
+
+    def __call__(self, x: Any) -> Any:
+        array = _array("RandomCrop", x)
+        if array.ndim < 3:
+            raise ValueError(f"RandomCrop: expected images (..., C, H, W), got shape {array.shape}")
+        lead, (channels, height, width) = array.shape[:-3], array.shape[-3:]
+        images = array.reshape(-1, channels, height, width)
+        left, top, right, bottom = self.padding
+        crop_h, crop_w = self.size
+        if self.pad_if_needed:
+            grow_h = max(0, crop_h - (height + top + bottom))
+            grow_w = max(0, crop_w - (width + left + right))
+            top, bottom, left, right = top + grow_h, bottom + grow_h, left + grow_w, right + grow_w
+        widths = ((0, 0), (0, 0), (top, bottom), (left, right))
+        if self.padding_mode == "constant":
+            padded = np.pad(images, widths, constant_values=np.asarray(self.fill, array.dtype))
+        else:
+            padded = np.pad(images, widths, mode=self.padding_mode)
+        room_h, room_w = padded.shape[2] - crop_h, padded.shape[3] - crop_w
+        if room_h < 0 or room_w < 0:
+            raise ValueError(
+                f"RandomCrop: the crop size {self.size} is larger than the padded image "
+                f"{padded.shape[2:]}"
+            )
+        count = len(images)
+        tops = self._generator.integers(0, room_h + 1, count)
+        lefts = self._generator.integers(0, room_w + 1, count)
+        rows = (tops[:, None] + np.arange(crop_h))[:, None, :, None]
+        cols = (lefts[:, None] + np.arange(crop_w))[:, None, None, :]
+        which = np.arange(count)[:, None, None, None]
+        channel = np.arange(channels)[None, :, None, None]
+        crops = padded[which, channel, rows, cols].reshape(*lead, channels, crop_h, crop_w)
+        return Tensor(crops) if isinstance(x, Tensor) else crops
+
+    def __repr__(self) -> str:
+        return (
+            f"RandomCrop(size={self.size}, padding={self.padding}, fill={self.fill}, "
+            f"padding_mode={self.padding_mode!r})"
+        )
+
+
+def _pair_of_sizes(what: str, value: Any, minimum: int) -> tuple[int, int]:
+    values = tuple(value) if isinstance(value, Sequence) else (value, value)
+    if len(values) != 2 or any(
+        isinstance(v, bool) or not isinstance(v, int | np.integer) or v < minimum for v in values
+    ):
+        raise ValueError(f"{what} must be an int >= {minimum} or two of them, got {value!r}")
+    return int(values[0]), int(values[1])
+
+
+def _padding(padding: Any) -> tuple[int, int, int, int]:
+    """torchvision's padding forms as (left, top, right, bottom)."""
+    if padding is None:
+        return 0, 0, 0, 0
+    values = tuple(padding) if isinstance(padding, Sequence) else (padding,)
+    if len(values) not in (1, 2, 4) or any(
+        isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0 for v in values
+    ):
+        raise ValueError(
+            f"RandomCrop: padding must be an int >= 0, or 2 or 4 of them, got {padding!r}"
+        )
+    if len(values) == 1:
+        return (int(values[0]),) * 4
+    if len(values) == 2:
+        return int(values[0]), int(values[1]), int(values[0]), int(values[1])
+    return int(values[0]), int(values[1]), int(values[2]), int(values[3])
 
 
 class Compose:
