@@ -36,6 +36,7 @@ def test_docs_examples_run_and_the_picture_matches(tmp_path, monkeypatch, capsys
     assert "00 00 08 02 00 00 00 02 00 00 00 03 00 01 02 03 04 05" in printed
     assert "is truncated: header (12 bytes) plus data (6 bytes) make 18 bytes" in printed
     assert "3 [4, 4, 2]\nTrue\n2 [4, 4]" in printed
+    assert "(2, 1, 28, 28) [[8, 10], [9, 11]]" in printed  # RandomCrop's seeded shifts
     generated = pyplot.imread(tmp_path / "docs" / "images" / "synthetic_digits.png")
     committed = pyplot.imread(DOCS / "images" / "synthetic_digits.png")
     np.testing.assert_array_equal(generated, committed)
