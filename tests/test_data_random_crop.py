@@ -101,9 +101,9 @@ def test_kinds_and_dtypes_are_kept() -> None:
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
-        (lambda: RandomCrop(0), ValueError, "size must be an int >= 1"),
-        (lambda: RandomCrop((2, 2, 2)), ValueError, "size must be"),
-        (lambda: RandomCrop(True), ValueError, "size must be"),
+        (lambda: RandomCrop(0), ValueError, "RandomCrop: size must be positive"),
+        (lambda: RandomCrop((2, 2, 2)), TypeError, "RandomCrop: size must be an int or a pair"),
+        (lambda: RandomCrop(True), TypeError, "size must be an int or a pair of ints"),
         (lambda: RandomCrop(2, padding=-1), ValueError, "padding must be an int >= 0"),
         (lambda: RandomCrop(2, padding=(1, 2, 3)), ValueError, "2 or 4 of them"),
         (lambda: RandomCrop(2, padding_mode="wrap"), ValueError, "padding_mode must be one of"),

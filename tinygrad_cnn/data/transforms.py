@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn.ops.window import pair
 from tinygrad_cnn.random import Seed
 from tinygrad_cnn.random import generator as generator_from
 from tinygrad_cnn.tensor import Tensor
@@ -158,7 +159,7 @@ class RandomCrop:
         padding_mode: str = "constant",
         generator: Seed = None,
     ) -> None:
-        self.size = _pair_of_sizes("RandomCrop: size", size, minimum=1)
+        self.size = pair("RandomCrop", "size", size, minimum=1)
         self.padding = _padding(padding)
         self.pad_if_needed = bool(pad_if_needed)
         if isinstance(fill, bool) or not isinstance(fill, int | float | np.number):
@@ -210,15 +211,6 @@ class RandomCrop:
             f"RandomCrop(size={self.size}, padding={self.padding}, fill={self.fill}, "
             f"padding_mode={self.padding_mode!r})"
         )
-
-
-def _pair_of_sizes(what: str, value: Any, minimum: int) -> tuple[int, int]:
-    values = tuple(value) if isinstance(value, Sequence) else (value, value)
-    if len(values) != 2 or any(
-        isinstance(v, bool) or not isinstance(v, int | np.integer) or v < minimum for v in values
-    ):
-        raise ValueError(f"{what} must be an int >= {minimum} or two of them, got {value!r}")
-    return int(values[0]), int(values[1])
 
 
 def _padding(padding: Any) -> tuple[int, int, int, int]:
