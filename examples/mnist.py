@@ -10,6 +10,7 @@ learning rate)::
     python examples/mnist.py --model seed --epochs 1  # the notebook's network, minibatch SGD
     python examples/mnist.py --model modern           # 5 epochs, >= 99.4 % on MNIST
     python examples/mnist.py --limit 2000 --out /tmp/run   # a quick look
+    python examples/mnist.py --threads 1              # one BLAS thread (a busy machine)
 
 Writes to ``--out``: ``checkpoint.safetensors`` (a training checkpoint, replaced after every
 epoch), then at the end ``graph.svg`` (the model's computation graph; ``graph.dot`` beside
@@ -161,6 +162,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default="runs/mnist", help="output folder")
     parser.add_argument("--limit", type=int, help="train on the first N training images only")
     parser.add_argument(
+        "--threads",
+        type=int,
+        help="BLAS threads for the run (default: the BLAS library's own choice, usually one per "
+        "core; 1 is often faster on a machine other jobs keep busy)",
+    )
+    parser.add_argument(
         "--resume",
         metavar="PATH",
         help="continue the run saved in this training checkpoint (give the same options)",
@@ -170,7 +177,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         value = DEFAULTS[args.model][key]
         if getattr(args, key, None) is None:
             setattr(args, key, value)
-    for name in ("epochs", "batch_size", "limit"):
+    for name in ("epochs", "batch_size", "limit", "threads"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
@@ -604,7 +611,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"note: removed the previous run's files from {out}: {', '.join(removed)}")
     checkpoint_path = out / CHECKPOINT
     try:
-        return run(args, out, resume_path)
+        with blas_threads(args.threads):
+            return run(args, out, resume_path)
     except (RunInterruptedError, KeyboardInterrupt) as stop:
         latest = checkpoint_path if checkpoint_path.is_file() else resume_path
         if latest is None:
@@ -616,6 +624,23 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{resume_command(argv, latest)}"
             )
         raise SystemExit(130) from None
+
+
+@contextmanager
+def blas_threads(count: int | None) -> Iterator[None]:
+    """numpy's BLAS limited to ``count`` threads while active (threadpoolctl); None changes
+    nothing. The limit must be set at run time: numpy has already started its BLAS."""
+    if count is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise SystemExit(
+            "--threads needs threadpoolctl: pip install 'tinygrad_cnn[examples]'"
+        ) from None
+    with threadpool_limits(limits=count, user_api="blas"):
+        yield
 
 
 def run(args: argparse.Namespace, out: Path, resume_path: Path | None) -> dict:

@@ -75,6 +75,26 @@ def test_bad_arguments_are_rejected(example: ModuleType) -> None:
         example.parse_args(["--model", "resnet"])
 
 
+def test_threads_limits_blas_for_the_run_and_only_then(
+    example: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads() -> set[int]:
+        pools = threadpoolctl.threadpool_info()
+        return {pool["num_threads"] for pool in pools if pool["user_api"] == "blas"}
+
+    before = blas_threads()
+    wanted = 2 if before == {1} else 1  # (make test runs with one thread: ask for another count)
+    seen = []
+    monkeypatch.setattr(example, "run", lambda *args: seen.append(blas_threads()) or {})
+    example.main(["--threads", str(wanted), "--out", str(tmp_path)])
+    assert seen == [{wanted}]
+    assert blas_threads() == before
+    with pytest.raises(SystemExit):
+        example.parse_args(["--threads", "0"])
+
+
 def test_seed_model_reaches_95_percent_on_real_mnist_in_one_epoch(
     example: ModuleType, mnist_root: Path, tmp_path: Path
 ) -> None:
