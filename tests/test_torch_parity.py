@@ -88,8 +88,10 @@ def run_both(
     ours, theirs : ndarray
         The two forward outputs.
     grads : list of (ndarray, ndarray)
-        For each differentiable input, (our gradient, torch's gradient); a missing gradient
-        counts as zeros. (The other inputs must get no gradient: asserted here.)
+        For each differentiable input, (our gradient, torch's gradient). Asserted here: the
+        other inputs get no gradient, and each differentiable input gets one exactly where
+        torch gives one (zeros where torch's are zeros, not None: ``x.grad.norm()`` must not
+        fail where it works in PyTorch).
     """
     torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
     ours_in, theirs_in = to_ours(case, dtype), to_torch(case, torch_dtype)
@@ -104,6 +106,10 @@ def run_both(
     grads = []
     for position in case.wrt:
         mine, reference = ours_in[position].grad, theirs_in[position].grad
+        assert (mine is None) == (reference is None), (
+            f"input {position}: gradient {'None' if mine is None else 'given'} here, "
+            f"{'None' if reference is None else 'given'} in torch"
+        )
         shape = case.inputs[position].shape
         mine = np.zeros(shape, dtype) if mine is None else mine.numpy()
         reference = np.zeros(shape, dtype) if reference is None else reference.numpy()
