@@ -364,9 +364,10 @@ def test_clamp_gradient_at_the_bounds_matches_torch(low: Any, high: Any) -> None
 
 
 def test_clamp_with_tensor_bounds_matches_torch_also_where_min_exceeds_max() -> None:
-    x_data = np.array([0.0, 1.0, 1.5, 2.0, 3.0, 1.0])
-    low_data = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 2.0])
-    high_data = np.array([2.0, 2.0, 2.0, 0.5, 2.0, 1.0])
+    """Ties included: x on a bound, min equal to max (below, on and above it)."""
+    x_data = np.array([0.0, 1.0, 1.5, 2.0, 3.0, 1.0, 0.5, 1.0, 1.5])
+    low_data = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0])
+    high_data = np.array([2.0, 2.0, 2.0, 0.5, 2.0, 1.0, 1.0, 1.0, 1.0])
     ours_in = [Tensor(d, requires_grad=True) for d in (x_data, low_data, high_data)]
     theirs_in = [torch.tensor(d, requires_grad=True) for d in (x_data, low_data, high_data)]
     ours, theirs = tc.clamp(*ours_in), torch.clamp(*theirs_in)
