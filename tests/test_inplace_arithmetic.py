@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tinygrad_cnn import Tensor, check_graph, nn, no_grad
+from tinygrad_cnn import Function, Tensor, check_graph, nn, no_grad
+from tinygrad_cnn.function import apply_in_place
 from tinygrad_cnn.optim import SGD
 
 torch = pytest.importorskip("torch")
@@ -337,6 +338,24 @@ def test_alpha_is_refused_as_in_torch() -> None:
     ints.sub_(Tensor(np.array([1, 1])), alpha=3)
     np.testing.assert_array_equal(ints.numpy(), [-2, -1])
     assert ints.dtype == np.int32
+
+
+@pytest.mark.parametrize("name", ["add_", "sub_"])
+def test_the_ops_applied_without_alpha_compute_and_differentiate_as_alpha_1(name: str) -> None:
+    """``add_``/``sub_`` always record ``alpha``; the registered ops applied directly (as a
+    user's code or a graph tool may) default it to 1 in forward and backward alike."""
+    op = Function.registry[name]
+    grads = []
+    for attrs in ({}, {"alpha": 1}):
+        a = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+        b = Tensor(np.array([0.5, 0.25, -1.0]), requires_grad=True)
+        out = apply_in_place(op, a * 1, b, **attrs)
+        (out * Tensor(np.array([1.0, 2.0, 3.0]))).sum().backward()
+        grads.append((out.numpy(), a.grad.numpy(), b.grad.numpy()))
+    for without, with_one in zip(*grads, strict=True):
+        np.testing.assert_array_equal(without, with_one)
+    sign = 1.0 if name == "add_" else -1.0
+    np.testing.assert_array_equal(grads[0][2], sign * np.array([1.0, 2.0, 3.0]))
 
 
 @pytest.mark.parametrize(
