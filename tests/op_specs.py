@@ -672,11 +672,11 @@ def _in_place_pair(
     alpha: bool = False,
 ) -> Case:
     """``self`` of any shape and an operand that broadcasts to it (leading axes dropped, some
-    set to 1), and half of the time an ``alpha``."""
+    set to 1), and half of the time an ``alpha`` (0 among them: no gradient reaches ``other``)."""
     shape = draw(shapes(max_dims=3))
     kept = shape[draw(st.integers(0, len(shape))) :]
     other = tuple(1 if draw(st.booleans()) else n for n in kept)
-    kwargs = {"alpha": draw(st.sampled_from([2, -0.5]))} if alpha and draw(st.booleans()) else {}
+    kwargs = {"alpha": draw(st.sampled_from([2, -0.5, 0]))} if alpha and draw(st.booleans()) else {}
     return Case((draw(arrays(shape)), draw(second(other))), kwargs)
 
 
