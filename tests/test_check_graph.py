@@ -163,6 +163,43 @@ def test_a_gradient_of_the_wrong_shape_fails_the_contract() -> None:
     assert "shape (2,) for input 0 of shape (2, 3)" in report.failures[0].detail
 
 
+class ListGrad(Function, register=False):
+    """out = 2 a, with a planted bug: backward returns a list, not a tuple."""
+
+    name = "list_grad"
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return 2 * a
+
+    def backward(self, g: Tensor) -> list[Tensor]:
+        return [g * 2]
+
+
+class ArrayInTupleGrad(ListGrad, register=False):
+    """out = 2 a, with a planted bug: the gradient in the tuple is a numpy array."""
+
+    name = "array_in_tuple_grad"
+
+    def backward(self, g: Tensor) -> tuple[np.ndarray]:  # type: ignore[override]
+        return (g.numpy() * 2,)
+
+
+def test_a_backward_returning_a_list_fails_the_contract_by_name() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    report = check_graph((ListGrad.apply(x) * 3).sum())
+    assert statuses(report) == {"list_grad": "fail", "mul": "pass", "sum": "pass"}
+    assert "backward returned list, not a tuple of 1 gradients" in report.failures[0].detail
+
+
+def test_a_numpy_gradient_inside_the_tuple_fails_the_op_with_the_engines_message() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    report = check_graph((ArrayInTupleGrad.apply(x) * 3).sum())
+    assert statuses(report) == {"array_in_tuple_grad": "fail", "mul": "pass", "sum": "pass"}
+    detail = report.failures[0].detail
+    assert "TypeError" in detail and "must return Tensors (or None)" in detail
+    assert "got ndarray" in detail
+
+
 class RaisingBackward(Function, register=False):
     """out = 2 a, with a planted bug: backward raises."""
 
