@@ -107,6 +107,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--memory-steps", type=int, help="steps in each memory process (20)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument(
+        "--no-tuner",
+        action="store_true",
+        help="tinygrad_cnn on the BLAS's own thread count (default: a BlasThreadTuner)",
+    )
+    parser.add_argument(
         "--threads", type=int, help="BLAS and PyTorch threads (default: each library's own)"
     )
     parser.add_argument(
@@ -216,8 +221,8 @@ class TrainingWorker:
     and :meth:`wait_ready` waits for it, so several workers can build side by side.
     """
 
-    def __init__(self, framework: str) -> None:
-        command = [sys.executable, str(HERE / "training_worker.py"), framework]
+    def __init__(self, framework: str, options: tuple[str, ...] = ()) -> None:
+        command = [sys.executable, str(HERE / "training_worker.py"), framework, *options]
         self.name = framework
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -280,17 +285,29 @@ def steps_per_repeat(workers: dict[str, TrainingWorker], budget: float) -> int:
     return max(1, min(MAX_STEPS, round(budget / step)))
 
 
-def start_workers(use_torch: bool) -> dict[str, TrainingWorker]:
-    """One worker process per framework."""
+def start_workers(
+    use_torch: bool, tinygrad_options: tuple[str, ...] = ()
+) -> dict[str, TrainingWorker]:
+    """One worker process per framework (``tinygrad_options``: training_worker.py's options
+    for the tinygrad_cnn worker)."""
     frameworks = workloads.FRAMEWORKS if use_torch else ("tinygrad_cnn",)
     workers: dict[str, TrainingWorker] = {}
     try:
         for framework in frameworks:
-            workers[framework] = TrainingWorker(framework)
+            options = tinygrad_options if framework == "tinygrad_cnn" else ()
+            workers[framework] = TrainingWorker(framework, options)
     except BaseException:
         close_workers(workers)
         raise
     return workers
+
+
+def worker_options(args: argparse.Namespace) -> tuple[str, ...]:
+    """The tinygrad_cnn worker's options: its steps inside a BlasThreadTuner unless
+    ``--no-tuner``; under ``--contention`` the tuner probes again at each timed run."""
+    if args.no_tuner:
+        return ()
+    return ("--tune-threads", "--reprobe") if args.contention else ("--tune-threads",)
 
 
 def close_workers(workers: dict[str, TrainingWorker]) -> None:
@@ -477,6 +494,15 @@ def _environment_lines(env: dict[str, Any]) -> list[str]:
         + (f", {p['architecture']} kernels" if p.get("architecture") else "")
         for p in env["blas_threadpools"]
     ] or ["BLAS pool: (install threadpoolctl to list thread pools)"]
+    if "blas_tuner" in env:
+        lines.append(
+            "tinygrad_cnn's BLAS threads: "
+            + (
+                "chosen from step times by BlasThreadTuner (--no-tuner: the pool's own count)"
+                if env["blas_tuner"]
+                else "the pool's own count (--no-tuner)"
+            )
+        )
     return lines
 
 
@@ -597,16 +623,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "quick": args.quick,
         "contention": {"core": pinned_core()} if args.contention else None,
     }
+    results["environment"]["blas_tuner"] = not args.no_tuner
     names = [name for name in workloads.WORKLOADS if selected(args, name)]
     results["workloads"] = {}
     # Fresh worker processes for each workload (no allocator or cache state carried over from
     # the one before), except in a --quick smoke run, where starting them would dominate.
-    workers = start_workers(use_torch) if args.quick else {}
+    options = worker_options(args)
+    workers = start_workers(use_torch, options) if args.quick else {}
     try:
         for name in names:
             if not args.quick:
                 close_workers(workers)
-                workers = start_workers(use_torch)
+                workers = start_workers(use_torch, options)
             results["workloads"][name] = bench_workload(name, args, workers)
     finally:
         close_workers(workers)

@@ -5,12 +5,17 @@ each framework runs alone in its own process: no thread pool of one library (Ope
 PyTorch's OpenMP threads, which keep spinning for a while after their work) competes with the
 other's timed steps, and each gets a process of its own, as in a real training script::
 
-    python benchmarks/training_worker.py {tinygrad_cnn,torch}
+    python benchmarks/training_worker.py {tinygrad_cnn,torch} [--tune-threads] [--reprobe]
 
 It reads commands on stdin: ``build WORKLOAD WARMUP`` builds the workload
 (``workloads.WORKLOADS``: the same batches and initial weights in both frameworks), runs
 ``WARMUP`` untimed steps and prints ``ready <loss>``; ``run N`` runs ``N`` steps of the last
 workload built and prints the seconds they took. End of input stops it.
+
+``--tune-threads`` runs tinygrad_cnn's steps inside a ``BlasThreadTuner`` (the BLAS thread
+count chosen from measured step times); ``--reprobe`` makes the tuner probe again at the start
+of every ``run`` (contention mode: each timed run may find the machine idle or busy, and its
+probe is timed with it).
 """
 
 from __future__ import annotations
@@ -26,14 +31,19 @@ import workloads  # a sibling module of this script
 
 def main(argv: list[str]) -> None:
     """Serve ``build`` and ``run`` requests until stdin closes."""
-    (framework,) = argv
+    framework, *options = argv
+    unknown = set(options) - {"--tune-threads", "--reprobe"}
+    if unknown:
+        raise SystemExit(f"training_worker: unknown options {sorted(unknown)}")
     runner = None
     for line in sys.stdin:
         words = line.split()
         if len(words) == 3 and words[0] == "build" and words[2].isdigit():
-            runner = workloads.build(framework, words[1])
+            runner = workloads.build(framework, words[1], tune_threads="--tune-threads" in options)
             print("ready", runner.run(max(1, int(words[2]))), flush=True)
         elif len(words) == 2 and words[0] == "run" and words[1].isdigit() and runner:
+            if runner.tuner is not None and "--reprobe" in options:
+                runner.tuner.reprobe()
             start = time.perf_counter()
             runner.run(int(words[1]))
             print(time.perf_counter() - start, flush=True)

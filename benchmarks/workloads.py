@@ -18,6 +18,7 @@ memory (``benchmarks/peak_memory.py``) loads only numpy and that framework.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -215,21 +216,26 @@ def _optimizer(framework: str, name: str, params: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------- trainers
-def tinygrad_trainer(net: str, seed: int = 0, optimizer: str = "sgd") -> tuple[Trainer, Any]:
+def tinygrad_trainer(
+    net: str, seed: int = 0, optimizer: str = "sgd", tuner: Any = None
+) -> tuple[Trainer, Any]:
     """A tinygrad_cnn training loop for ``net`` and the model it trains: ``train(batches)``
-    runs one optimizer step per batch and returns the last loss."""
+    runs one optimizer step per batch and returns the last loss. With a
+    ``tinygrad_cnn.blas_threads.BlasThreadTuner``, each step runs inside ``tuner.step()``."""
     from tinygrad_cnn import Tensor, cross_entropy
 
     model = tinygrad_model(net, seed)
     opt = _optimizer("tinygrad_cnn", optimizer, model.parameters())
+    timed_step = tuner.step if tuner is not None else contextlib.nullcontext
 
     def train(batches: list[Batch]) -> float:
         loss = None
         for images, labels in batches:
-            loss = cross_entropy(model(Tensor(images)), labels)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            with timed_step():
+                loss = cross_entropy(model(Tensor(images)), labels)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
         return float(loss.item())
 
     return train, model
@@ -256,8 +262,9 @@ def torch_trainer(net: str, seed: int | None = 0, optimizer: str = "sgd") -> tup
     return train, model
 
 
-def _inferrer(framework: str, net: str, seed: int | None) -> tuple[Trainer, Any]:
-    """Forward passes under ``no_grad``; returns the last batch's loss (computed alike)."""
+def _inferrer(framework: str, net: str, seed: int | None, tuner: Any = None) -> tuple[Trainer, Any]:
+    """Forward passes under ``no_grad``; returns the last batch's loss (computed alike).
+    A tuner (tinygrad_cnn only) times each forward pass, as in :func:`tinygrad_trainer`."""
     if framework == "torch":
         import torch
         import torch.nn.functional as F  # noqa: N812
@@ -274,11 +281,13 @@ def _inferrer(framework: str, net: str, seed: int | None) -> tuple[Trainer, Any]
     from tinygrad_cnn import Tensor, cross_entropy, no_grad
 
     model = tinygrad_model(net, seed)
+    timed_step = tuner.step if tuner is not None else contextlib.nullcontext
 
     def infer(batches: list[Batch]) -> float:
         with no_grad():
             for images, _ in batches:
-                logits = model(Tensor(images))
+                with timed_step():
+                    logits = model(Tensor(images))
             return float(cross_entropy(logits, batches[-1][1]).item())
 
     return infer, model
@@ -329,20 +338,29 @@ class Runner:
     workload: Workload
     run: Callable[[int], float]
     parameters: Callable[[], list[np.ndarray]]
+    tuner: Any = None
 
 
-def build(framework: str, name: str, seed: int | None = 0, digits: bool = True) -> Runner:
+def build(
+    framework: str,
+    name: str,
+    seed: int | None = 0,
+    digits: bool = True,
+    tune_threads: bool = False,
+) -> Runner:
     """Build workload ``name`` for ``framework`` (``"tinygrad_cnn"`` or ``"torch"``).
 
     ``seed=None`` (PyTorch only) keeps PyTorch's own initial weights; ``digits=False`` uses
     numpy noise instead of synthetic digits. Both keep a PyTorch process free of tinygrad_cnn
-    (for the memory measurement).
+    (for the memory measurement). ``tune_threads`` (tinygrad_cnn's training and inference
+    workloads) runs each step inside a ``BlasThreadTuner`` (the runner's ``tuner``).
     """
     if framework not in FRAMEWORKS:
         raise ValueError(f"build: unknown framework {framework!r}; choose one of {FRAMEWORKS}")
     if name not in WORKLOADS:
         raise ValueError(f"build: unknown workload {name!r}; choose one of {list(WORKLOADS)}")
     workload = WORKLOADS[name]
+    tuner = None
     if workload.mode == "step":
         step, params = _stepper(framework, workload.optimizer, 0 if seed is None else seed)
         return Runner(workload, step, lambda: [_as_numpy(p) for p in params])
@@ -351,12 +369,16 @@ def build(framework: str, name: str, seed: int | None = 0, digits: bool = True) 
             loop, model = _inferrer(framework, workload.net, seed)
         else:
             loop, model = torch_trainer(workload.net, seed, workload.optimizer)
-    elif workload.mode == "infer":
-        loop, model = _inferrer(framework, workload.net, 0 if seed is None else seed)
     else:
-        loop, model = tinygrad_trainer(
-            workload.net, 0 if seed is None else seed, workload.optimizer
-        )
+        seed = 0 if seed is None else seed
+        if tune_threads:
+            from tinygrad_cnn.blas_threads import BlasThreadTuner
+
+            tuner = BlasThreadTuner()
+        if workload.mode == "infer":
+            loop, model = _inferrer(framework, workload.net, seed, tuner)
+        else:
+            loop, model = tinygrad_trainer(workload.net, seed, workload.optimizer, tuner)
     if digits:
         batches = make_batches(workload.batch_size, POOL_BATCHES, net=workload.net)
     else:
@@ -369,7 +391,7 @@ def build(framework: str, name: str, seed: int | None = 0, digits: bool = True) 
         position[0] = (start + steps) % len(batches)
         return loop(chosen)
 
-    return Runner(workload, run, lambda: [_as_numpy(p) for p in model.parameters()])
+    return Runner(workload, run, lambda: [_as_numpy(p) for p in model.parameters()], tuner)
 
 
 def _as_numpy(param: Any) -> np.ndarray:

@@ -10,7 +10,11 @@ learning rate)::
     python examples/mnist.py --model seed --epochs 1  # the notebook's network, minibatch SGD
     python examples/mnist.py --model modern           # 5 epochs, >= 99.4 % on MNIST
     python examples/mnist.py --limit 2000 --out /tmp/run   # a quick look
-    python examples/mnist.py --threads 1              # one BLAS thread (a busy machine)
+    python examples/mnist.py --threads 1              # one BLAS thread, fixed
+
+BLAS threads: by default (``--threads auto``) a ``BlasThreadTuner`` times the training steps
+and runs them on the fastest thread count lately measured: all cores on an idle machine, fewer
+while other jobs keep the cores busy (``docs/performance.md``).
 
 Writes to ``--out``: ``checkpoint.safetensors`` (a training checkpoint, replaced after every
 epoch), then at the end ``graph.svg`` (the model's computation graph; ``graph.dot`` beside
@@ -46,7 +50,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -59,6 +63,7 @@ except ImportError:  # the core package does not need tqdm; the `examples` extra
 
 from tinygrad_cnn import Tensor, checkpoint, cross_entropy, manual_seed, no_grad
 from tinygrad_cnn.atomic import write_atomically
+from tinygrad_cnn.blas_threads import BlasThreadTuner
 from tinygrad_cnn.data import BatchLoader, load_mnist, normalize_images, synthetic_digits
 from tinygrad_cnn.data.transforms import RandomCrop, mnist_transform
 from tinygrad_cnn.models import build_model
@@ -163,9 +168,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, help="train on the first N training images only")
     parser.add_argument(
         "--threads",
-        type=int,
-        help="BLAS threads for the run (default: the BLAS library's own choice, usually one per "
-        "core; 1 is often faster on a machine other jobs keep busy)",
+        type=thread_setting,
+        default="auto",
+        help="BLAS threads for the run: a count, or auto (default): chosen from measured step "
+        "times by tinygrad_cnn.blas_threads.BlasThreadTuner, which moves to fewer threads "
+        "while other jobs keep the cores busy",
     )
     parser.add_argument(
         "--resume",
@@ -177,7 +184,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         value = DEFAULTS[args.model][key]
         if getattr(args, key, None) is None:
             setattr(args, key, value)
-    for name in ("epochs", "batch_size", "limit", "threads"):
+    for name in ("epochs", "batch_size", "limit"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
@@ -353,13 +360,15 @@ def train(
     progress: Progress,
     checkpoint_path: Path,
     scheduler: LRScheduler | None = None,
+    tuner: BlasThreadTuner | None = None,
 ) -> Progress:
     """Minibatch training with a tqdm bar per epoch, from ``progress`` on.
 
     The learning rate follows ``scheduler`` (stepped after every optimizer step) or, without
     one, a cosine from ``args.lr`` down to 0 over the whole run; each epoch's order is a
-    permutation drawn from ``rng``. A checkpoint is saved after every epoch
-    and, on Ctrl-C, after the current step (then :class:`RunInterruptedError` is raised).
+    permutation drawn from ``rng``. With a ``tuner``, each step runs inside ``tuner.step()``.
+    A checkpoint is saved after every epoch and, on Ctrl-C, after the current step (then
+    :class:`RunInterruptedError` is raised).
     """
     steps_per_epoch = -(-len(labels) // args.batch_size)
     total_steps = args.epochs * steps_per_epoch
@@ -391,11 +400,12 @@ def train(
                     for group in optimizer.param_groups:
                         group["lr"] = cosine_learning_rate(args.lr, progress.step, total_steps)
                 start = time.perf_counter()
-                logits = model(x)
-                loss = functional.cross_entropy(logits, y, label_smoothing=label_smoothing)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                with tuner.step() if tuner is not None else nullcontext():
+                    logits = model(x)
+                    loss = functional.cross_entropy(logits, y, label_smoothing=label_smoothing)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
                 progress.seconds += time.perf_counter() - start
@@ -611,8 +621,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"note: removed the previous run's files from {out}: {', '.join(removed)}")
     checkpoint_path = out / CHECKPOINT
     try:
-        with blas_threads(args.threads):
-            return run(args, out, resume_path)
+        with blas_threads(args.threads) as tuner:
+            return run(args, out, resume_path, tuner)
     except (RunInterruptedError, KeyboardInterrupt) as stop:
         latest = checkpoint_path if checkpoint_path.is_file() else resume_path
         if latest is None:
@@ -626,25 +636,46 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(130) from None
 
 
+def thread_setting(text: str) -> int | str:
+    """``--threads``: ``auto`` or a positive count."""
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"expected auto or a positive count, got {text!r}")
+    return int(text)
+
+
 @contextmanager
-def blas_threads(count: int | None) -> Iterator[None]:
-    """numpy's BLAS limited to ``count`` threads while active (threadpoolctl); None changes
-    nothing. The limit must be set at run time: numpy has already started its BLAS."""
-    if count is None:
-        yield
-        return
+def blas_threads(setting: int | str) -> Iterator[BlasThreadTuner | None]:
+    """numpy's BLAS on ``setting`` threads while active (threadpoolctl), or for ``"auto"`` a
+    :class:`BlasThreadTuner` that picks the count from step times (yielded; None otherwise).
+    The count must be set at run time: numpy has already started its BLAS."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
+        if setting == "auto":
+            print("note: threadpoolctl is not installed: BLAS threads left as they are")
+            yield None
+            return
         raise SystemExit(
             "--threads needs threadpoolctl: pip install 'tinygrad_cnn[examples]'"
         ) from None
-    with threadpool_limits(limits=count, user_api="blas"):
-        yield
+    if setting == "auto":
+        with BlasThreadTuner() as tuner:
+            yield tuner
+    else:
+        with threadpool_limits(limits=setting, user_api="blas"):
+            yield None
 
 
-def run(args: argparse.Namespace, out: Path, resume_path: Path | None) -> dict:
-    """Load the data, build, train (or resume) and finish; see :func:`main`."""
+def run(
+    args: argparse.Namespace,
+    out: Path,
+    resume_path: Path | None,
+    tuner: BlasThreadTuner | None = None,
+) -> dict:
+    """Load the data, build, train (or resume) and finish; see :func:`main`. Each training
+    step runs inside ``tuner.step()`` when a tuner is given."""
     data = load_data(args.data, download=not args.no_download, seed=args.seed)
     train_images, train_labels = data.train_images, data.train_labels
     if args.limit:
@@ -673,8 +704,9 @@ def run(args: argparse.Namespace, out: Path, resume_path: Path | None) -> dict:
         progress,
         out / CHECKPOINT,
         scheduler,
+        tuner,
     )
-    return finish(model, data, train_labels, progress, args, out)
+    return finish(model, data, train_labels, progress, args, out, tuner)
 
 
 def finish(
@@ -684,6 +716,7 @@ def finish(
     progress: Progress,
     args: argparse.Namespace,
     out: Path,
+    tuner: BlasThreadTuner | None = None,
 ) -> dict:
     """Evaluate, write the pictures, the model and the metrics, print the summary."""
     checkpoint_path = out / CHECKPOINT
@@ -708,8 +741,14 @@ def finish(
         "test_loss": test_loss,
         "test_accuracy": test_accuracy,
         "train_images_per_second": images_per_second,
+        "blas_threads": args.threads,
         "history": asdict(progress.history),
     }
+    if tuner is not None:  # each probe: the step it ended at, the count chosen, step times
+        metrics["blas_thread_probes"] = [
+            {"step": step, "threads": count, "median_step_seconds": medians}
+            for step, count, medians in tuner.choices
+        ]
     text = json.dumps(metrics, indent=1)
     write_atomically(out / "metrics.json", lambda handle: handle.write(text.encode()))
     written.append(str(out / "metrics.json"))
@@ -726,6 +765,13 @@ def finish(
     print()
     for cells in (header, ["-" * w for w in widths], row):
         print("| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |")
+    if tuner is not None and tuner.choices:
+        counts = [count for _, count, _ in tuner.choices]
+        print(
+            f"\nBLAS threads chosen from step times: {counts[-1]} at the end; "
+            + ", ".join(f"{n} in {counts.count(n)}" for n in sorted(set(counts), reverse=True))
+            + f" of {len(counts)} probes"
+        )
     print("\nwrote:\n  " + "\n  ".join(written))
     return metrics
 

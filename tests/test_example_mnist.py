@@ -60,6 +60,11 @@ def test_without_mnist_it_trains_on_synthetic_digits_and_writes_every_file(
     saved = json.loads((out / "metrics.json").read_text())
     assert len(saved["history"]["loss"]) == int(np.ceil(3000 / 32))
     assert saved["test_accuracy"] == metrics["test_accuracy"]
+    if importlib.util.find_spec("threadpoolctl") is not None:  # --threads auto: a tuner ran
+        assert saved["blas_threads"] == "auto"
+        probes = saved["blas_thread_probes"]
+        assert probes and probes[0]["step"] > 0 and probes[0]["threads"] >= 1
+        assert "BLAS threads chosen from step times" in captured.out
     # A few hundred steps on synthetic digits already learn something real.
     assert metrics["test_accuracy"] > 0.5
     model = example.build_model("seed")
@@ -93,6 +98,25 @@ def test_threads_limits_blas_for_the_run_and_only_then(
     assert blas_threads() == before
     with pytest.raises(SystemExit):
         example.parse_args(["--threads", "0"])
+
+
+def test_threads_auto_is_the_default_and_hands_a_tuner_to_the_run(
+    example: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from tinygrad_cnn.blas_threads import BlasThreadTuner
+
+    before = threadpoolctl.threadpool_info()
+    seen = []
+    monkeypatch.setattr(example, "run", lambda *args: seen.append(args[3]) or {})
+    example.main(["--out", str(tmp_path)])
+    assert len(seen) == 1 and isinstance(seen[0], BlasThreadTuner)
+    assert threadpoolctl.threadpool_info() == before  # the tuner gave the count back
+    assert example.parse_args([]).threads == "auto"
+    assert example.parse_args(["--threads", "3"]).threads == 3
+    for bad in ("many", "-1", "1.5"):
+        with pytest.raises(SystemExit):
+            example.parse_args(["--threads", bad])
 
 
 def test_seed_model_reaches_95_percent_on_real_mnist_in_one_epoch(
