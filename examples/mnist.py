@@ -139,7 +139,9 @@ class Progress:
     """Where a run is: what a training checkpoint saves besides the model and optimizer.
 
     ``epoch`` counts completed epochs, ``batch`` the batches done in the current one, ``step``
-    all steps done; ``seconds`` and ``images`` measure training speed.
+    all steps done; ``seconds`` (the steps alone: forward, loss, backward, optimizer) and
+    ``images`` measure training speed, ``loop_seconds`` the whole loop over the batches (the
+    steps plus batching, accuracy, history and progress bar; not the checkpoints).
     """
 
     epoch: int = 0
@@ -147,6 +149,7 @@ class Progress:
     step: int = 0
     images: int = 0
     seconds: float = 0.0
+    loop_seconds: float = 0.0
     history: History = field(default_factory=History)
 
 
@@ -395,6 +398,7 @@ def train(
                 initial=progress.batch,
             )
             running_loss, running_accuracy = None, None
+            loop_clock = time.perf_counter()
             for x, y in bar:
                 if scheduler is None:
                     for group in optimizer.param_groups:
@@ -422,6 +426,8 @@ def train(
                 bar.set_postfix(
                     loss=f"{running_loss:.3f}", acc=f"{running_accuracy:.1%}", refresh=False
                 )
+                progress.loop_seconds += time.perf_counter() - loop_clock
+                loop_clock = time.perf_counter()
                 if requested["stop"] and progress.batch < steps_per_epoch:
                     bar.close()
                     save_checkpoint(
@@ -721,6 +727,7 @@ def finish(
     """Evaluate, write the pictures, the model and the metrics, print the summary."""
     checkpoint_path = out / CHECKPOINT
     images_per_second = progress.images / max(progress.seconds, 1e-9)
+    loop_images_per_second = progress.images / max(progress.loop_seconds, 1e-9)
     test_loss, test_accuracy, confusion = evaluate(
         model, data.test_images, data.test_labels, args.model
     )
@@ -741,6 +748,7 @@ def finish(
         "test_loss": test_loss,
         "test_accuracy": test_accuracy,
         "train_images_per_second": images_per_second,
+        "train_loop_images_per_second": loop_images_per_second,
         "blas_threads": args.threads,
         "history": asdict(progress.history),
     }
@@ -753,13 +761,14 @@ def finish(
     write_atomically(out / "metrics.json", lambda handle: handle.write(text.encode()))
     written.append(str(out / "metrics.json"))
 
-    header = ("model", "data", "test loss", "test accuracy", "train images/s")
+    header = ("model", "data", "test loss", "test accuracy", "train images/s", "with data, bar")
     row = (
         args.model,
         data.source,
         f"{test_loss:.4f}",
         f"{test_accuracy:.2%}",
         f"{images_per_second:,.0f}",
+        f"{loop_images_per_second:,.0f}",
     )
     widths = [max(len(h), len(v)) for h, v in zip(header, row, strict=True)]
     print()
