@@ -378,15 +378,24 @@ class Adam(Optimizer):
         elif weight_decay:
             grad = grad + weight_decay * param.data
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg += (1.0 - beta1) * (grad - exp_avg)
+        # PyTorch's formula, in its order of operations, written in place through one
+        # scratch array: a new array per operation cost 12 % of the step (MLP of issue 15)
+        scratch = np.subtract(grad, exp_avg)
+        scratch *= 1.0 - beta1
+        exp_avg += scratch  # exp_avg += (1 - beta1) * (grad - exp_avg)
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1.0 - beta2
         exp_avg_sq *= beta2
-        exp_avg_sq += (1.0 - beta2) * grad * grad
+        exp_avg_sq += scratch  # exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad * grad
         second = exp_avg_sq
         if group["amsgrad"]:
             second = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-        step_size = lr / (1.0 - beta1**step)
-        denom = np.sqrt(second) / math.sqrt(1.0 - beta2**step) + eps
-        param.data -= step_size * exp_avg / denom
+        denom = np.sqrt(second, out=scratch)
+        denom /= math.sqrt(1.0 - beta2**step)
+        denom += eps  # denom = sqrt(second) / sqrt(1 - beta2**step) + eps
+        update = np.divide(exp_avg, denom, out=scratch)
+        update *= lr / (1.0 - beta1**step)
+        param.data -= update  # param -= step_size * exp_avg / denom
 
 
 class AdamW(Adam):
