@@ -151,7 +151,8 @@ def _columns_slice(filters: int, patch_rows: int) -> int:
 
 
 def _rows_images_per_chunk(per_image_floats: int, itemsize: int) -> int:
-    """Images per chunk of the rows layout's patch matrix (forward and weight gradient)."""
+    """The most images one chunk of the rows layout's patch matrix holds (forward and weight
+    gradient): one image more makes two chunks."""
     return max(1, int(conv_module.PATCH_CHUNK_BYTES) // (per_image_floats * itemsize))
 
 

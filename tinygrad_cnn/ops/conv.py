@@ -171,17 +171,18 @@ def _all_finite(x: np.ndarray) -> bool:
 
 
 # ---------------------------------------------------------------------- rows: channels-last
-# The rows layout's patch buffer: 15 of LeNet conv2's images, small enough to stay in cache
-# (smaller and larger chunks compared in docs/performance.md).
-PATCH_CHUNK_BYTES = 1 << 21
+# The rows layout's largest patch buffer: LeNet conv2's 64 images, or a CIFAR conv's, fit
+# whole; a larger matrix is split into chunks of equal size that still sit in the 32 MiB L3
+# (2 MiB to the whole matrix compared in docs/performance.md).
+PATCH_CHUNK_BYTES = 20 << 20
 
 
 class _RowsLayout:
     """Patches (N*OH*OW, kh*kw*C) from channels-last (NHWC) memory, copied in runs of kw*C floats.
 
-    For many channels. The output is an NCHW view of NHWC memory. The patch matrix is never
-    whole: a few images at a time are copied into one buffer of about 2 MiB and multiplied
-    while that buffer is still in cache, in forward and again for the weight gradient.
+    For many channels. The output is an NCHW view of NHWC memory. The patch matrix is not
+    kept: it is copied in forward and again for the weight gradient, in chunks of images of at
+    most PATCH_CHUNK_BYTES (one chunk for most batches), each multiplied while still in cache.
     """
 
     @staticmethod
@@ -236,13 +237,15 @@ class _RowsLayout:
     def patch_chunks(
         padded: np.ndarray, kernel: Pair, stride: Pair, out_hw: Pair
     ) -> Iterator[tuple[slice, np.ndarray]]:
-        """The patch matrix, a few images at a time: (images, their (rows, kh*kw*C) patches).
+        """The patch matrix in chunks of images: (images, their (rows, kh*kw*C) patches).
 
-        ``padded`` is the channels-last padded input. Each chunk is copied into the same buffer
-        of about PATCH_CHUNK_BYTES, so that the product reads it from the cache. Copying each
-        chunk twice (forward, and backward for the weight gradient) costs less than writing a
-        whole patch matrix (9 MB for LeNet's conv2) to memory the cache has lost, keeping it
-        until backward and reading it from DRAM twice (timings: docs/performance.md).
+        ``padded`` is the channels-last padded input. The matrix is split into as few chunks
+        of equal size as keep each within PATCH_CHUNK_BYTES, each copied into the same buffer
+        and multiplied while it is in cache. Copying the patches twice (forward, and backward
+        for the weight gradient) costs less than keeping the matrix until backward and reading
+        it from DRAM twice. Fewer, larger chunks beat many small ones: each copy runs beside
+        OpenBLAS's spin-waiting worker thread, which slows it 3x (timings:
+        docs/performance.md).
         """
         n, _, _, c = padded.shape
         kh, kw = kernel
@@ -255,7 +258,8 @@ class _RowsLayout:
             writeable=False,
         )
         per_image = oh * ow * kh * kw * c
-        step = max(1, PATCH_CHUNK_BYTES // max(1, per_image * padded.itemsize))
+        chunks = max(1, -(-n * per_image * padded.itemsize // PATCH_CHUNK_BYTES))
+        step = max(1, -(-n // chunks))  # images per chunk, the chunks as even as they can be
         buffer = np.empty(min(n, step) * per_image, dtype=padded.dtype)
         for start in range(0, n, step):
             images = slice(start, min(n, start + step))
