@@ -38,7 +38,9 @@ class SimulatedMachine:
 
 
 def tuner_on(machine: SimulatedMachine, **options) -> BlasThreadTuner:
-    options.setdefault("settle_seconds", 0.0)  # (its own test below)
+    options.setdefault("settle_seconds", 0.0)  # (these three have their own tests below)
+    options.setdefault("warmup_steps", 0)
+    options.setdefault("probe_steps", 3)
     return BlasThreadTuner(
         max(machine.idle), set_threads=machine.set_threads, clock=machine.clock, **options
     )
@@ -82,10 +84,33 @@ def test_steps_within_settle_seconds_of_a_switch_are_left_out():
     machine = SimulatedMachine(IDLE, BUSY)
     tuner = tuner_on(machine, probe_steps=2, settle_seconds=0.035)
     machine.train(tuner, 40)
-    # on 2 threads: steps starting at 0, 0.01 .. 0.03 settle, 0.04 and 0.05 count (6 steps);
-    # then on 1 thread (0.015 s a step): starts 0, 0.015, 0.03 settle, then 2 count (5 steps)
-    assert machine.threads_per_step[:11] == [2] * 6 + [1] * 5
-    assert tuner.choices[0][0] == 11
+    # on 2 threads (already set, no settling): 1 uncounted step, then 2 counted; on 1 thread
+    # (0.015 s a step) the steps starting at 0, 0.015 and 0.03 settle, then 2 count
+    assert machine.threads_per_step[:8] == [2] * 3 + [1] * 5
+    assert tuner.choices[0][0] == 8
+
+
+def test_settling_applies_only_after_a_change_of_count():
+    machine = SimulatedMachine({1: 0.01}, {1: 0.02})
+    tuner = tuner_on(machine, settle_seconds=10.0, probe_steps=2)
+    machine.train(tuner, 3)  # one candidate, already set: 1 uncounted step, then 2 counted
+    assert tuner.choices and tuner.choices[0][0] == 3
+
+
+def test_the_first_probe_waits_for_the_warmup_steps():
+    machine = SimulatedMachine(IDLE, BUSY)
+    tuner = tuner_on(machine, warmup_steps=5, probe_steps=3)
+    machine.train(tuner, 13)
+    assert machine.threads_per_step == [2] * 5 + [2, 2, 2, 2, 1, 1, 1, 1]
+    assert tuner.choices[0][0] == 13
+
+
+@pytest.mark.parametrize(("one_thread", "chosen"), [(0.0097, 2), (0.0090, 1)])
+def test_fewer_threads_only_for_a_gain_beyond_the_margin(one_thread, chosen):
+    machine = SimulatedMachine({2: 0.010, 1: one_thread}, BUSY)
+    tuner = tuner_on(machine, margin=0.05)
+    machine.train(tuner, 8)
+    assert tuner.choices[0][1] == chosen
 
 
 def test_a_neighbour_arriving_moves_to_one_thread_within_a_few_steps():
@@ -168,6 +193,9 @@ def test_one_thread_only_has_nothing_to_choose_but_still_runs():
         ({"reprobe_seconds": float("inf")}, ValueError, "reprobe_seconds must be positive"),
         ({"max_reprobe_seconds": -1}, ValueError, "max_reprobe_seconds must be positive"),
         ({"settle_seconds": -0.1}, ValueError, "settle_seconds must be >= 0 and finite"),
+        ({"warmup_steps": -1}, ValueError, "warmup_steps must be >= 0 and finite, got -1"),
+        ({"warmup_steps": 2.0}, TypeError, "warmup_steps must be an int, got 2.0"),
+        ({"margin": 1.0}, ValueError, "margin must be >= 0 and < 1, got 1.0"),
         ({"settle_seconds": None}, TypeError, "settle_seconds must be a number, got None"),
     ],
 )
@@ -197,7 +225,7 @@ def test_threadpoolctl_path_sets_and_restores_numpy_blas():
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         before = counts()
         a = np.ones((64, 64))
-        with BlasThreadTuner(probe_steps=1, settle_seconds=0) as tuner:
+        with BlasThreadTuner(probe_steps=1, settle_seconds=0, warmup_steps=0) as tuner:
             assert tuner.candidates == thread_ladder(max(before))
             seen = set()
             for _ in range(2 * len(tuner.candidates)):

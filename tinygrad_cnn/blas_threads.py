@@ -18,8 +18,9 @@ count is right depends on what else runs, and that changes while a model trains,
                 loss.backward()
                 optimizer.step()
 
-It *probes*: it runs a few steps on each candidate count (the count the BLAS had, then halves
-of it down to 1), keeps the count whose steps were fastest (median), and remembers that median.
+After a few warm-up steps it *probes*: it runs a few steps on each candidate count (the count
+the BLAS had, then halves of it down to 1), keeps the count whose steps were fastest (median;
+fewer threads must be clearly faster), and remembers that median.
 It probes again when the last few steps run ``slowdown`` times slower than that (a neighbour
 arrived), and after ``reprobe_seconds`` of training in any case (a neighbour left); that wait
 doubles each time a probe confirms the count, up to ``max_reprobe_seconds``. Leaving the
@@ -52,6 +53,17 @@ def thread_ladder(most: int) -> list[int]:
     return counts
 
 
+def _check_in_range(name: str, value: Any, low: float, high: float, *, integer: bool) -> None:
+    """``low <= value < high``, of type int (``integer``) or int/float."""
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        wanted = "an int" if integer else "a number"
+        raise TypeError(f"BlasThreadTuner: {name} must be {wanted}, got {value!r}")
+    if not low <= value < high:
+        bound = "finite" if high == math.inf else f"< {high}"
+        raise ValueError(f"BlasThreadTuner: {name} must be >= {low} and {bound}, got {value!r}")
+
+
 def _check_positive(name: str, value: Any, *, integer: bool) -> None:
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
@@ -68,13 +80,20 @@ class BlasThreadTuner:
     ----------
     max_threads : int, optional
         The largest count to try; default: the BLAS's count when the tuner is built.
-    probe_steps : int, default 3
+    warmup_steps : int, default 5
+        Steps on ``max_threads`` before the first probe (the first steps of a run are slow
+        for reasons of their own: cold caches, first allocations).
+    probe_steps : int, default 4
         Steps timed per candidate in a probe.
     settle_seconds : float, default 0.15
-        After each switch of a probe, steps that start within this many seconds are not
-        counted, nor the first step in any case: a BLAS's threads keep spin-waiting for a while
-        after their last work (OpenBLAS's for about 0.1 s), so right after going from two
-        threads to one, the spinning thread holds the core the one thread could have had.
+        After each change of count in a probe, steps that start within this many seconds are
+        not counted (nor the first step on each candidate in any case): a BLAS's threads keep
+        spin-waiting for a while after their last work (OpenBLAS's for about 0.1 s), so right
+        after going from two threads to one, the spinning thread holds the core the one thread
+        could have had.
+    margin : float, default 0.05
+        A probe moves to fewer threads only when their median step is this fraction faster
+        (a probe's medians move by a few percent from noise alone).
     slowdown : float, default 1.5
         Probe again when the median of the last ``probe_steps + 2`` steps exceeds the chosen
         count's median by this factor. Must be > 1.
@@ -105,8 +124,10 @@ class BlasThreadTuner:
         self,
         max_threads: int | None = None,
         *,
-        probe_steps: int = 3,
+        warmup_steps: int = 5,
+        probe_steps: int = 4,
         settle_seconds: float = 0.15,
+        margin: float = 0.05,
         slowdown: float = 1.5,
         reprobe_seconds: float = 5.0,
         max_reprobe_seconds: float = 60.0,
@@ -115,14 +136,9 @@ class BlasThreadTuner:
     ) -> None:
         _check_positive("probe_steps", probe_steps, integer=True)
         _check_positive("slowdown", slowdown, integer=False)
-        if isinstance(settle_seconds, bool) or not isinstance(settle_seconds, int | float):
-            raise TypeError(
-                f"BlasThreadTuner: settle_seconds must be a number, got {settle_seconds!r}"
-            )
-        if not 0 <= settle_seconds < math.inf:
-            raise ValueError(
-                f"BlasThreadTuner: settle_seconds must be >= 0 and finite, got {settle_seconds!r}"
-            )
+        _check_in_range("warmup_steps", warmup_steps, 0, math.inf, integer=True)
+        _check_in_range("settle_seconds", settle_seconds, 0, math.inf, integer=False)
+        _check_in_range("margin", margin, 0, 1, integer=False)
         _check_positive("reprobe_seconds", reprobe_seconds, integer=False)
         _check_positive("max_reprobe_seconds", max_reprobe_seconds, integer=False)
         if slowdown <= 1:
@@ -137,6 +153,7 @@ class BlasThreadTuner:
         self.candidates = thread_ladder(max_threads)
         self.probe_steps = probe_steps
         self.settle_seconds = float(settle_seconds)
+        self.margin = float(margin)
         self.slowdown = float(slowdown)
         self.base_reprobe_seconds = float(reprobe_seconds)
         self.max_reprobe_seconds = float(max_reprobe_seconds)
@@ -150,7 +167,10 @@ class BlasThreadTuner:
         self._reference = math.inf  # the chosen count's median step seconds
         self.wait_seconds = self.base_reprobe_seconds
         self._seconds_since_probe = 0.0
-        self.reprobe()
+        self._probing: deque[int] = deque()
+        self._warmup_left = warmup_steps
+        if not warmup_steps:
+            self.reprobe()
 
     # ------------------------------------------------------------------ the user's side
     @contextmanager
@@ -203,6 +223,11 @@ class BlasThreadTuner:
                 else:
                     self._choose()
             return
+        if self._warmup_left:  # (first steps: caches and allocations still warming up)
+            self._warmup_left -= 1
+            if not self._warmup_left:
+                self.reprobe()
+            return
         self._recent.append(seconds)
         self._seconds_since_probe += seconds
         slowed = (
@@ -213,10 +238,12 @@ class BlasThreadTuner:
             self.reprobe()
 
     def _start_candidate(self) -> None:
-        # The steps right after a switch are not counted: the first one wakes the pools, and
-        # for settle_seconds the threads of the count before may still spin-wait on the cores.
+        # The first step on a candidate is not counted (it wakes the pools), nor, after a
+        # change of count, those within settle_seconds: the threads of the count before may
+        # still spin-wait on the cores.
+        changed = self._probing[0] != self.threads
         self._switch(self._probing[0])
-        self._switched_at = self._clock()
+        self._switched_at = self._clock() if changed else -math.inf
         self._settling_step_seen = False
 
     def _switch(self, count: int) -> None:
@@ -226,7 +253,10 @@ class BlasThreadTuner:
 
     def _choose(self) -> None:
         medians = {count: statistics.median(times) for count, times in self._probe_times.items()}
-        best = min(medians, key=medians.__getitem__)
+        best = self.candidates[0]
+        for count in self.candidates[1:]:  # fewer threads only for a clear gain
+            if medians[count] < (1.0 - self.margin) * medians[best]:
+                best = count
         previous = self.choices[-1][1] if self.choices else None
         self.wait_seconds = (
             min(2 * self.wait_seconds, self.max_reprobe_seconds)
