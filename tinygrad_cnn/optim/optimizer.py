@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_cnn.optim.parallel import UpdatePool
 from tinygrad_cnn.tensor import Tensor
 
 ParamsArg = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -52,6 +53,7 @@ class Optimizer:
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[int, dict[str, Any]] = {}
+        self._pool = UpdatePool()
         if isinstance(params, Tensor):
             raise TypeError(
                 f"{type(self).__name__}: params must be an iterable of Tensors or of dicts, "
@@ -107,7 +109,9 @@ class Optimizer:
                 param.zero_grad(set_to_none)
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
+        """Update every parameter that has a gradient, in place (for models of 2M parameters
+        and more, several parameters at once on a few threads: ``optim.parallel``)."""
+        work = []
         for group in self.param_groups:
             for param in group["params"]:
                 stored = param._grad  # (the private attribute: step is on the hot path)
@@ -119,7 +123,8 @@ class Optimizer:
                         f"{type(self).__name__}.step: gradient of shape {grad.shape} "
                         f"for a parameter of shape {param.shape}"
                     )
-                self._update(param, grad, group, self.state.setdefault(id(param), {}))
+                work.append((param, grad, group, self.state.setdefault(id(param), {})))
+        self._pool.run(self._update, work, [item[0].data for item in work])
 
     def _update(
         self, param: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
