@@ -186,14 +186,22 @@ def test_one_thread_only_has_nothing_to_choose_but_still_runs():
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        ({"probe_steps": 0}, ValueError, "probe_steps must be positive"),
+        ({"probe_steps": 0}, ValueError, "probe_steps must be > 0, got 0"),
         ({"probe_steps": 1.5}, TypeError, "probe_steps must be an int, got 1.5"),
-        ({"slowdown": 1.0}, ValueError, "slowdown must be > 1, got 1.0"),
+        ({"slowdown": 1.0}, ValueError, "slowdown must be > 1 and finite, got 1.0"),
         ({"slowdown": "2"}, TypeError, "slowdown must be a number"),
-        ({"reprobe_seconds": float("inf")}, ValueError, "reprobe_seconds must be positive"),
-        ({"max_reprobe_seconds": -1}, ValueError, "max_reprobe_seconds must be positive"),
+        (
+            {"reprobe_seconds": float("inf")},
+            ValueError,
+            "reprobe_seconds must be > 0 and finite, got inf",
+        ),
+        (
+            {"max_reprobe_seconds": -1},
+            ValueError,
+            "max_reprobe_seconds must be > 0 and finite, got -1",
+        ),
         ({"settle_seconds": -0.1}, ValueError, "settle_seconds must be >= 0 and finite"),
-        ({"warmup_steps": -1}, ValueError, "warmup_steps must be >= 0 and finite, got -1"),
+        ({"warmup_steps": -1}, ValueError, "warmup_steps must be >= 0, got -1"),
         ({"warmup_steps": 2.0}, TypeError, "warmup_steps must be an int, got 2.0"),
         ({"margin": 1.0}, ValueError, "margin must be >= 0 and < 1, got 1.0"),
         ({"settle_seconds": None}, TypeError, "settle_seconds must be a number, got None"),
@@ -209,7 +217,7 @@ def test_set_threads_without_max_threads_is_refused():
     machine = SimulatedMachine(IDLE, BUSY)
     with pytest.raises(TypeError, match="max_threads is required"):
         BlasThreadTuner(set_threads=machine.set_threads)
-    with pytest.raises(ValueError, match="max_threads must be positive"):
+    with pytest.raises(ValueError, match="max_threads must be > 0, got 0"):
         BlasThreadTuner(0, set_threads=machine.set_threads)
 
 

@@ -53,24 +53,27 @@ def thread_ladder(most: int) -> list[int]:
     return counts
 
 
-def _check_in_range(name: str, value: Any, low: float, high: float, *, integer: bool) -> None:
-    """``low <= value < high``, of type int (``integer``) or int/float."""
+def _check_number(
+    name: str,
+    value: Any,
+    *,
+    integer: bool,
+    low: float = 0.0,
+    strict: bool = False,
+    high: float = math.inf,
+) -> None:
+    """``value`` an int (``integer``) or a number, ``low < value`` (``strict``) or
+    ``low <= value``, and ``value < high``; else a TypeError or ValueError naming ``name``."""
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
         wanted = "an int" if integer else "a number"
         raise TypeError(f"BlasThreadTuner: {name} must be {wanted}, got {value!r}")
-    if not low <= value < high:
-        bound = "finite" if high == math.inf else f"< {high}"
-        raise ValueError(f"BlasThreadTuner: {name} must be >= {low} and {bound}, got {value!r}")
-
-
-def _check_positive(name: str, value: Any, *, integer: bool) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind):
-        wanted = "an int" if integer else "a number"
-        raise TypeError(f"BlasThreadTuner: {name} must be {wanted}, got {value!r}")
-    if not value > 0 or (not integer and not math.isfinite(value)):
-        raise ValueError(f"BlasThreadTuner: {name} must be positive and finite, got {value!r}")
+    if not ((value > low) if strict else (value >= low)) or not value < high:
+        bound = f" and < {high:g}" if high < math.inf else ("" if integer else " and finite")
+        raise ValueError(
+            f"BlasThreadTuner: {name} must be {'>' if strict else '>='} {low:g}{bound}, "
+            f"got {value!r}"
+        )
 
 
 class BlasThreadTuner:
@@ -134,22 +137,20 @@ class BlasThreadTuner:
         set_threads: Callable[[int], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        _check_positive("probe_steps", probe_steps, integer=True)
-        _check_positive("slowdown", slowdown, integer=False)
-        _check_in_range("warmup_steps", warmup_steps, 0, math.inf, integer=True)
-        _check_in_range("settle_seconds", settle_seconds, 0, math.inf, integer=False)
-        _check_in_range("margin", margin, 0, 1, integer=False)
-        _check_positive("reprobe_seconds", reprobe_seconds, integer=False)
-        _check_positive("max_reprobe_seconds", max_reprobe_seconds, integer=False)
-        if slowdown <= 1:
-            raise ValueError(f"BlasThreadTuner: slowdown must be > 1, got {slowdown!r}")
+        _check_number("warmup_steps", warmup_steps, integer=True)
+        _check_number("probe_steps", probe_steps, integer=True, strict=True)
+        _check_number("settle_seconds", settle_seconds, integer=False)
+        _check_number("margin", margin, integer=False, high=1.0)
+        _check_number("slowdown", slowdown, integer=False, low=1.0, strict=True)
+        _check_number("reprobe_seconds", reprobe_seconds, integer=False, strict=True)
+        _check_number("max_reprobe_seconds", max_reprobe_seconds, integer=False, strict=True)
         self._restore: Callable[[], None] = lambda: None
         if set_threads is None:
             set_threads, current, self._restore = _threadpoolctl_blas()
             max_threads = current if max_threads is None else max_threads
         elif max_threads is None:
             raise TypeError("BlasThreadTuner: with set_threads given, max_threads is required")
-        _check_positive("max_threads", max_threads, integer=True)
+        _check_number("max_threads", max_threads, integer=True, strict=True)
         self.candidates = thread_ladder(max_threads)
         self.probe_steps = probe_steps
         self.settle_seconds = float(settle_seconds)
