@@ -25,6 +25,7 @@ docs/performance.md for how to read the output.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -304,8 +305,9 @@ def start_workers(
 
 def worker_options(args: argparse.Namespace) -> tuple[str, ...]:
     """The tinygrad_cnn worker's options: its steps inside a BlasThreadTuner unless
-    ``--no-tuner``; under ``--contention`` the tuner probes again at each timed run."""
-    if args.no_tuner:
+    ``--no-tuner`` or threadpoolctl is missing; under ``--contention`` the tuner probes again
+    at each timed run."""
+    if args.no_tuner or importlib.util.find_spec("threadpoolctl") is None:
         return ()
     return ("--tune-threads", "--reprobe") if args.contention else ("--tune-threads",)
 
@@ -500,7 +502,7 @@ def _environment_lines(env: dict[str, Any]) -> list[str]:
             + (
                 "chosen from step times by BlasThreadTuner (--no-tuner: the pool's own count)"
                 if env["blas_tuner"]
-                else "the pool's own count (--no-tuner)"
+                else "the pool's own count (--no-tuner, or threadpoolctl not installed)"
             )
         )
     return lines
@@ -623,12 +625,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "quick": args.quick,
         "contention": {"core": pinned_core()} if args.contention else None,
     }
-    results["environment"]["blas_tuner"] = not args.no_tuner
     names = [name for name in workloads.WORKLOADS if selected(args, name)]
     results["workloads"] = {}
     # Fresh worker processes for each workload (no allocator or cache state carried over from
     # the one before), except in a --quick smoke run, where starting them would dominate.
     options = worker_options(args)
+    results["environment"]["blas_tuner"] = bool(options)
     workers = start_workers(use_torch, options) if args.quick else {}
     try:
         for name in names:

@@ -5,6 +5,7 @@ exists and is a positive number."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import subprocess
@@ -81,6 +82,9 @@ def test_quick_suite_writes_every_workload_and_ends_with_the_geomean_line(tmp_pa
     assert results["notebook"]["images"] == 2 and positive(results["notebook_speedup"])
     assert results["overhead"]["ops"] == 20 and positive(results["overhead"]["ratio"])
     assert results["environment"]["torch_num_threads"] >= 1
+    tuned = importlib.util.find_spec("threadpoolctl") is not None  # (the default: a tuner)
+    assert results["environment"]["blas_tuner"] is tuned
+    assert ("chosen from step times by BlasThreadTuner" in "\n".join(report)) is tuned
     assert "results written to" in report[-2]
     assert report[-1] == bench.summary_line(results)
     assert report[-1].startswith("geomean tinygrad_cnn / PyTorch ")
@@ -103,6 +107,13 @@ def test_run_without_torch_measures_tinygrad_cnn_alone_with_set_threads(tmp_path
         report[-1]
         == "geomean tinygrad_cnn / PyTorch: no ratio (no workload measured with both frameworks)"
     )
+
+
+def test_no_tuner_runs_tinygrad_cnn_on_the_pools_own_count(tmp_path: Path) -> None:
+    results, report = run_bench(tmp_path, "--no-torch", "--no-tuner", "--only", "lenet_b8")
+    assert results["environment"]["blas_tuner"] is False
+    assert any("the pool's own count (--no-tuner" in line for line in report)
+    check_rates(results["workloads"]["lenet_b8"], "per_second", ("tinygrad_cnn",))
 
 
 def test_only_selects_workloads_and_parts(tmp_path: Path) -> None:
