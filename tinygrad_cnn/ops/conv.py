@@ -242,9 +242,9 @@ class _RowsLayout:
         ``padded`` is the channels-last padded input. The matrix is split into as few chunks
         of equal size as keep each within PATCH_CHUNK_BYTES, each copied into the same buffer
         and multiplied while it is in cache. Copying the patches twice (forward, and backward
-        for the weight gradient) costs less than keeping the matrix until backward and reading
-        it from DRAM twice. Fewer, larger chunks beat many small ones: each copy runs beside
-        OpenBLAS's spin-waiting worker thread, which slows it 3x (timings:
+        for the weight gradient) measured cheaper than keeping the matrix until backward
+        (fourth round). Fewer, larger chunks beat many small ones (fifth round): each copy
+        runs beside OpenBLAS's spin-waiting worker thread, which slows it 3x (timings of both:
         docs/performance.md).
         """
         n, _, _, c = padded.shape
