@@ -57,6 +57,8 @@ def test_thread_ladder_halves_down_to_one():
     assert thread_ladder(1) == [1]
     with pytest.raises(ValueError, match="thread count >= 1, got 0"):
         thread_ladder(0)
+    with pytest.raises(TypeError, match=r"expected an int thread count, got 2\.0"):
+        thread_ladder(2.0)
 
 
 def test_first_probe_times_each_count_and_keeps_the_fastest():

@@ -45,7 +45,9 @@ from typing import Any
 
 def thread_ladder(most: int) -> list[int]:
     """Candidate thread counts: ``most``, then halves of it down to 1 (``8 -> [8, 4, 2, 1]``)."""
-    if not isinstance(most, int) or isinstance(most, bool) or most < 1:
+    if not isinstance(most, int) or isinstance(most, bool):
+        raise TypeError(f"thread_ladder: expected an int thread count, got {most!r}")
+    if most < 1:
         raise ValueError(f"thread_ladder: expected a thread count >= 1, got {most!r}")
     counts = [most]
     while counts[-1] > 1:

@@ -4,7 +4,8 @@ Each parameter's update touches only its own arrays (the parameter, its gradient
 and numpy releases the GIL inside its ufunc loops, so the updates of different parameters can
 run on different cores. PyTorch's elementwise kernels use every core the same way. Measured on
 2 cores (``benchmarks``' ``adam_step`` and ``sgd_step``, 4 parameters of 1M floats, alternated
-runs): ``Adam.step()`` 110 -> 193 steps/s, ``SGD.step()`` with momentum 312 -> 484.
+runs in one process): ``Adam.step()`` 110 -> 172 steps/s, ``SGD.step()`` with momentum
+297 -> 423 (docs/performance.md, fifth round).
 
 Below :data:`PARALLEL_MIN_ELEMENTS` elements in all, the updates run one after the other, as
 before: handing work to a thread costs tens of microseconds, and in training the step comes
@@ -57,18 +58,10 @@ class UpdatePool:
         item ``i`` writes. Side by side when the arrays are big in all and share no memory;
         the largest first, so that the threads finish together. The first error is raised
         once every update has ended."""
-        workers = min(MAX_THREADS, usable_cores(), len(work))
-        if workers < 2 or sum(a.size for a in arrays) < PARALLEL_MIN_ELEMENTS:
+        if not self._side_by_side(arrays):
             for item in work:
                 update(*item)
             return
-        key = tuple(id(a) for a in arrays)
-        if key != self._checked:
-            if not _independent(arrays):
-                for item in work:
-                    update(*item)
-                return
-            self._checked = key
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
                 max_workers=min(MAX_THREADS, usable_cores()),
@@ -79,6 +72,20 @@ class UpdatePool:
         wait(futures)  # every update ends before an error is raised
         for future in futures:
             future.result()
+
+    def _side_by_side(self, arrays: Sequence[np.ndarray]) -> bool:
+        """Two updates or more, big in all (the cheap checks first: every small model stops
+        here), two usable cores, and no shared memory (checked once per set of arrays)."""
+        if len(arrays) < 2 or sum(a.size for a in arrays) < PARALLEL_MIN_ELEMENTS:
+            return False
+        if min(MAX_THREADS, usable_cores()) < 2:
+            return False
+        key = tuple(id(a) for a in arrays)
+        if key != self._checked:
+            if not _independent(arrays):
+                return False
+            self._checked = key
+        return True
 
     def close(self) -> None:
         """Stop the threads (a later :meth:`run` makes new ones)."""
