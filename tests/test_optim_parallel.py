@@ -73,6 +73,20 @@ def test_one_core_means_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("threads_for_everything")
+@pytest.mark.parametrize(("count", "threaded"), [(1, False), (2, True)])
+def test_two_updates_are_enough_to_share_out_one_is_not(count: int, threaded: bool) -> None:
+    params = _params()[:count]
+    before = [p.data.copy() for p in params]
+    opt = optim.SGD(params, lr=0.5)
+    for p in params:
+        p.grad = Tensor(np.ones(p.shape))
+    opt.step()
+    assert (opt._pool._executor is not None) is threaded
+    for p, old in zip(params, before, strict=True):
+        np.testing.assert_array_equal(p.data, old - 0.5)
+
+
+@pytest.mark.usefixtures("threads_for_everything")
 def test_parameters_sharing_memory_are_updated_one_after_the_other() -> None:
     base = np.arange(12.0)
     a, b = Tensor(base[:8], requires_grad=True), Tensor(base[4:], requires_grad=True)
