@@ -388,3 +388,32 @@ def test_relu_keeps_the_memory_layout_of_its_input(
     assert strides == sorted(strides, reverse=True)
     sliced = Tensor(data[..., ::2]).relu().data  # not one block of memory: the plain path
     np.testing.assert_array_equal(sliced, np.maximum(data[..., ::2], 0))
+
+
+@pytest.mark.parametrize(
+    ("shape_a", "shape_b"),
+    [((128, 1), (1, 1600)), ((2, 1, 3, 1), (4, 1, 5)), ((3, 1), (2, 1, 4))],
+)
+def test_matmul_over_an_axis_of_one_is_numpys_product(shape_a: tuple, shape_b: tuple) -> None:
+    """A contraction over one element (a weight gradient at batch 1) runs as a broadcast
+    multiply: the values, shape, dtype and C order of ``np.matmul``'s result, and its gradients."""
+    rng = np.random.default_rng(6)
+    a_data = rng.standard_normal(shape_a).astype(np.float32)
+    b_data = rng.standard_normal(shape_b).astype(np.float32)
+    a, b = Tensor(np.asfortranarray(a_data), True), Tensor(b_data, True)
+    out = a @ b
+    expected = np.matmul(a_data, b_data)
+    np.testing.assert_array_equal(out.data, expected)
+    assert out.dtype == expected.dtype and out.data.flags.c_contiguous
+    upstream = rng.standard_normal(expected.shape).astype(np.float32)
+    out.backward(upstream)
+    grad_a = np.matmul(upstream, np.swapaxes(b_data, -1, -2))
+    grad_b = np.matmul(np.swapaxes(a_data, -1, -2), upstream)
+    np.testing.assert_allclose(a.grad, _summed_to(grad_a, shape_a), rtol=1e-5)
+    np.testing.assert_allclose(b.grad, _summed_to(grad_b, shape_b), rtol=1e-5)
+
+
+def _summed_to(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """``grad`` summed over the broadcast axes that ``shape`` does not have, or has as 1."""
+    grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+    return grad.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)

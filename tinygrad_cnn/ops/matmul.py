@@ -27,6 +27,8 @@ class Matmul(Function):
     new_gradients = True
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1:
+            return _outer_product(a, b)
         return np.asarray(np.matmul(a, b))
 
     def backward(self, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
@@ -56,6 +58,13 @@ class Matmul(Function):
             if b.ndim == 1:  # drop the promoted n axis
                 grad_b = Reshape.apply(grad_b, shape=grad_b.shape[:-1])
         return grad_a, grad_b
+
+
+def _outer_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for (..., n, 1) @ (..., 1, m): the same products, broadcast. numpy's matmul
+    takes twice as long for a weight gradient at batch 1, e.g. (128, 1) @ (1, 1600)
+    (docs/performance.md)."""
+    return np.multiply(a, b, order="C")
 
 
 def _swap(x: Tensor) -> Tensor:
