@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -135,7 +138,7 @@ def test_step_skips_parameters_without_gradients() -> None:
     assert not np.array_equal(params[0].data, before[0])
     for p, b in zip(params[1:], before[1:], strict=True):
         np.testing.assert_array_equal(p.data, b)
-    assert id(params[0]) in opt.state and id(params[1]) not in opt.state
+    assert params[0] in opt.state and params[1] not in opt.state
 
 
 def test_zero_grad_sets_none_or_zeros() -> None:
@@ -266,3 +269,54 @@ def test_optimizer_load_state_dict_validates_before_changing_anything() -> None:
 def test_repr_lists_groups() -> None:
     text = repr(optim.Adam(_params(), lr=0.01))
     assert text.startswith("Adam (\nParameter Group 0\n    lr: 0.01")
+
+
+@pytest.mark.parametrize("duplicate", ["deepcopy", "pickle"])
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [(optim.SGD, {"lr": 0.1, "momentum": 0.9}), (optim.Adam, {"lr": 0.1})],
+)
+def test_a_copied_optimizer_keeps_its_state_with_its_copied_parameters(
+    cls, kwargs, duplicate: str
+) -> None:
+    """The state is keyed by the parameters themselves (as in PyTorch), so a copy of the
+    optimizer (made with its parameters, as ``copy.deepcopy`` and pickle do) goes on exactly
+    as the original: the momentum is not silently reset."""
+    params = _params()
+    opt = cls(params, **kwargs)
+    for grads in _gradients(np.float64)[:2]:
+        for p, g in zip(params, grads, strict=True):
+            p.grad = _as_grad(g)
+        opt.step()
+    if duplicate == "deepcopy":
+        twin_params, twin = copy.deepcopy((params, opt))
+    else:
+        twin_params, twin = pickle.loads(pickle.dumps((params, opt)))
+    for ours, theirs in zip(params, twin_params, strict=True):
+        for name, buffer in opt.state[ours].items():
+            copied = twin.state[theirs][name]
+            np.testing.assert_array_equal(copied, buffer)
+            assert not isinstance(buffer, np.ndarray) or not np.shares_memory(copied, buffer)
+    for tensors, optimizer in ((params, opt), (twin_params, twin)):
+        for p, g in zip(tensors, _gradients(np.float64)[3], strict=True):
+            p.grad = _as_grad(g)
+        optimizer.step()
+    for ours, theirs in zip(params, twin_params, strict=True):
+        assert ours is not theirs
+        np.testing.assert_array_equal(ours.data, theirs.data)
+
+
+def test_state_is_looked_up_by_the_parameter_like_torch() -> None:
+    torch = pytest.importorskip("torch")
+    ours = _params()
+    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
+    our_opt, their_opt = optim.Adam(ours, lr=0.01), torch.optim.Adam(theirs, lr=0.01)
+    assert our_opt.state[ours[0]] == {} and their_opt.state[theirs[0]] == {}
+    ours[0].grad = Tensor(np.ones(SHAPES[0]))
+    theirs[0].grad = torch.ones(SHAPES[0], dtype=torch.float64)
+    our_opt.step()
+    their_opt.step()
+    assert set(our_opt.state[ours[0]]) == set(their_opt.state[theirs[0]])
+    np.testing.assert_allclose(
+        our_opt.state[ours[0]]["exp_avg_sq"], their_opt.state[theirs[0]]["exp_avg_sq"].numpy()
+    )

@@ -17,6 +17,7 @@ keeps its identity and dtype (a float32 parameter stays float32), and parameters
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -44,15 +45,17 @@ class Optimizer:
     ----------
     param_groups : list of dict
         Each group's ``"params"`` and hyperparameters (edit ``"lr"`` to schedule it).
-    state : dict
-        Per-parameter buffers, keyed by ``id(param)`` (identity, not equality, so it never
-        depends on how tensors compare).
+    state : defaultdict of dict
+        Per-parameter buffers keyed by the parameter itself, as in PyTorch
+        (``opt.state[p]["exp_avg"]``; a parameter not stepped yet has ``{}``). Tensors hash
+        by identity, so a lookup never compares values, and a ``copy.deepcopy`` or pickle of
+        the optimizer keeps each buffer with its (copied) parameter.
     """
 
     def __init__(self, params: ParamsArg, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
-        self.state: dict[int, dict[str, Any]] = {}
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self._pool = UpdatePool()
         if isinstance(params, Tensor):
             raise TypeError(
@@ -123,7 +126,7 @@ class Optimizer:
                         f"{type(self).__name__}.step: gradient of shape {grad.shape} "
                         f"for a parameter of shape {param.shape}"
                     )
-                work.append((param, grad, group, self.state.setdefault(id(param), {})))
+                work.append((param, grad, group, self.state[param]))
         self._pool.run(self._update, work, [item[0].data for item in work])
 
     def _update(
@@ -146,9 +149,11 @@ class Optimizer:
         """
         index = {id(p): i for i, p in enumerate(self._indexed_params())}
         state = {
-            index[key]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-            for key, s in self.state.items()
-            if key in index
+            index[id(param)]: {
+                k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()
+            }
+            for param, s in self.state.items()
+            if id(param) in index
         }
         groups = [
             {
@@ -193,7 +198,7 @@ class Optimizer:
                 strict=True,
             )
         )
-        new_state: dict[int, dict[str, Any]] = {}
+        new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for index, saved in state_dict["state"].items():
             if index not in by_index:
                 raise ValueError(f"{name}.load_state_dict: state for unknown parameter {index}")
@@ -208,7 +213,7 @@ class Optimizer:
                         )
                     value = value.astype(param.dtype, copy=True)
                 entry[key] = value
-            new_state[id(param)] = entry
+            new_state[param] = entry
         for saved, own in zip(groups, self.param_groups, strict=True):
             own.update({k: v for k, v in saved.items() if k != "params"})
         self.state = new_state
