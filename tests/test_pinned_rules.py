@@ -417,3 +417,17 @@ def _summed_to(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """``grad`` summed over the broadcast axes that ``shape`` does not have, or has as 1."""
     grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
     return grad.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
+
+
+def test_matmul_over_an_empty_axis_is_zeros_like_torch() -> None:
+    """(3, 0) @ (0, 4): zeros, as PyTorch and numpy give (the sum of no products), with
+    empty gradients of the operands' shapes."""
+    torch = pytest.importorskip("torch")
+    a = Tensor(np.ones((3, 0), dtype=np.float32), requires_grad=True)
+    b = Tensor(np.ones((0, 4), dtype=np.float32), requires_grad=True)
+    out = a @ b
+    expected = (torch.ones(3, 0) @ torch.ones(0, 4)).numpy()
+    np.testing.assert_array_equal(out.data, expected)
+    assert out.shape == (3, 4) and out.dtype == np.float32
+    out.sum().backward()
+    assert a.grad.shape == (3, 0) and b.grad.shape == (0, 4)
