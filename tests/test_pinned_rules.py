@@ -15,6 +15,7 @@ against PyTorch where PyTorch has the same rule and is installed):
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -431,3 +432,27 @@ def test_matmul_over_an_empty_axis_is_zeros_like_torch() -> None:
     assert out.shape == (3, 4) and out.dtype == np.float32
     out.sum().backward()
     assert a.grad.shape == (3, 0) and b.grad.shape == (0, 4)
+
+
+def test_a_linear_layers_weight_gradient_at_batch_1_is_a_broadcast_multiply(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast path above is taken where it matters: the (out, 1) @ (1, in) product of a
+    weight gradient at batch 1 (numpy's matmul takes twice as long for it)."""
+    from tinygrad_cnn.nn import Linear
+
+    # the module by its path: tinygrad_cnn.ops exports a function of the same name
+    matmul_module = importlib.import_module("tinygrad_cnn.ops.matmul")
+
+    calls: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    outer_product = matmul_module._outer_product
+
+    def recording(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        calls.append((a.shape, b.shape))
+        return outer_product(a, b)
+
+    monkeypatch.setattr(matmul_module, "_outer_product", recording)
+    layer = Linear(5, 3, seed=0)
+    layer(Tensor(np.ones((1, 5), dtype=np.float32))).sum().backward()
+    assert calls == [((3, 1), (1, 5))]
+    np.testing.assert_array_equal(layer.weight.grad.data, np.ones((3, 5), dtype=np.float32))
