@@ -27,7 +27,7 @@ class Matmul(Function):
     new_gradients = True
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1:
+        if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == b.shape[-2] == 1:
             return _outer_product(a, b)
         return np.asarray(np.matmul(a, b))
 
