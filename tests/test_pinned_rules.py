@@ -438,7 +438,8 @@ def test_a_linear_layers_weight_gradient_at_batch_1_is_a_broadcast_multiply(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The fast path above is taken where it matters: the (out, 1) @ (1, in) product of a
-    weight gradient at batch 1 (numpy's matmul takes twice as long for it)."""
+    weight gradient at batch 1 (numpy's matmul takes twice as long for it), and batched
+    products over one element."""
     from tinygrad_cnn.nn import Linear
 
     # the module by its path: tinygrad_cnn.ops exports a function of the same name
@@ -456,3 +457,6 @@ def test_a_linear_layers_weight_gradient_at_batch_1_is_a_broadcast_multiply(
     layer(Tensor(np.ones((1, 5), dtype=np.float32))).sum().backward()
     assert calls == [((3, 1), (1, 5))]
     np.testing.assert_array_equal(layer.weight.grad.data, np.ones((3, 5), dtype=np.float32))
+    calls.clear()
+    Tensor(np.ones((2, 3, 1))) @ Tensor(np.ones((2, 1, 4)))  # batched: the same path
+    assert calls == [((2, 3, 1), (2, 1, 4))]
