@@ -284,14 +284,16 @@ def _maximum_with_zero(a: np.ndarray, in_place: bool = False) -> np.ndarray:
     contiguous operands take the vectorised one. So ``a``'s memory is seen as a (rows, row
     length) matrix and the zeros come as one contiguous row, broadcast over the rows.
     (``a * (a > 0)``, used before, casts the mask chunk by chunk and made -inf * 0 = NaN.)
-    Timings of the three: docs/performance.md. Arrays that are not one block of memory, and
-    those with fewer than two dimensions or a single outermost row, take ``np.maximum(a, 0)``.
+    Timings of the three: docs/performance.md. The rows run along the outermost axis of more
+    than one element (a batch of one image has a size-1 outermost axis). Arrays that are not
+    one block of memory, empty ones and those with only one axis longer than 1 take
+    ``np.maximum(a, 0)``.
     """
     memory_order = sorted(range(a.ndim), key=a.strides.__getitem__)[::-1]  # outermost first
     in_memory = a.transpose(memory_order)
-    if a.ndim < 2 or a.shape[memory_order[0]] < 2 or not in_memory.flags.c_contiguous:
+    rows = next((n for n in in_memory.shape if n > 1), 1)
+    if a.size == 0 or rows in (1, a.size) or not in_memory.flags.c_contiguous:
         return np.maximum(a, a.dtype.type(0), out=a if in_place else None)
-    rows = in_memory.shape[0]
     out_in_memory = in_memory if in_place else np.empty_like(in_memory)  # C-contiguous
     zeros = np.zeros(a.size // rows, dtype=a.dtype)
     np.maximum(in_memory.reshape(rows, -1), zeros, out=out_in_memory.reshape(rows, -1))

@@ -10,6 +10,7 @@ PyTorch's indexing rules); ``view``, ``transpose``, ``t``, ``expand``, ``repeat`
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -379,19 +380,14 @@ def view(x: Tensor, shape: Sequence[int]) -> Tensor:
 def _reshape(op: str, x: Tensor, shape: Sequence[int]) -> Tensor:
     _check_tensor(op, x)
     shape = _ints(op, "shape", shape)
-    size = x.numel()
-    error = ValueError(
-        f"{op}: cannot reshape a tensor of shape {x.shape} (size {size}) into {shape}"
-    )
-    if shape.count(-1) > 1 or any(n < -1 for n in shape):
-        raise error
-    known = int(np.prod([n for n in shape if n != -1]))
-    if -1 in shape:
-        if known == 0 or size % known:
-            raise error
+    size, requested = x.numel(), shape
+    known = math.prod(n for n in shape if n != -1)  # the size without the one -1 entry
+    if -1 in shape and shape.count(-1) == 1 and known > 0 and size % known == 0:
         shape = tuple(size // known if n == -1 else n for n in shape)
-    elif known != size:
-        raise error
+    if any(n < 0 for n in shape) or math.prod(shape) != size:
+        raise ValueError(
+            f"{op}: cannot reshape a tensor of shape {x.shape} (size {size}) into {requested}"
+        )
     if shape == x.shape:
         return x
     return Reshape.apply(x, shape=shape)
@@ -406,7 +402,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return reshape(x, (1,))
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    merged = int(np.prod(x.shape[start : end + 1]))
+    merged = math.prod(x.shape[start : end + 1])
     return reshape(x, (*x.shape[:start], merged, *x.shape[end + 1 :]))
 
 
@@ -438,7 +434,9 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 def permute(x: Tensor, dims: Sequence[int] | None = None) -> Tensor:
     """Reorder the dims; ``None`` reverses them (like ``numpy.transpose``)."""
     _check_tensor("permute", x)
-    dims = tuple(range(x.ndim))[::-1] if dims is None else _ints("permute", "dims", dims)
+    if dims is None:  # reversed (x.T): always a permutation
+        return x if x.ndim < 2 else Permute.apply(x, axes=tuple(range(x.ndim))[::-1])
+    dims = _ints("permute", "dims", dims)
     if sorted(a % max(x.ndim, 1) for a in dims) != list(range(x.ndim)) or any(
         not -x.ndim <= a < x.ndim for a in dims
     ):
