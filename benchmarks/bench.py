@@ -116,6 +116,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--threads", type=int, help="BLAS and PyTorch threads (default: each library's own)"
     )
     parser.add_argument(
+        "--malloc-defaults",
+        action="store_true",
+        help="leave glibc's malloc at its defaults in the workers (default: both frameworks' "
+        "workers keep freed memory, tinygrad_cnn.malloc_tuning)",
+    )
+    parser.add_argument(
         "--json", type=Path, default=HERE / "results.json", help="where to write the results"
     )
     args = parser.parse_args(argv)
@@ -287,16 +293,16 @@ def steps_per_repeat(workers: dict[str, TrainingWorker], budget: float) -> int:
 
 
 def start_workers(
-    use_torch: bool, tinygrad_options: tuple[str, ...] = ()
+    use_torch: bool, tinygrad_options: tuple[str, ...] = (), shared_options: tuple[str, ...] = ()
 ) -> dict[str, TrainingWorker]:
-    """One worker process per framework (``tinygrad_options``: training_worker.py's options
-    for the tinygrad_cnn worker)."""
+    """One worker process per framework (training_worker.py's options: ``tinygrad_options``
+    for the tinygrad_cnn worker, ``shared_options`` for both)."""
     frameworks = workloads.FRAMEWORKS if use_torch else ("tinygrad_cnn",)
     workers: dict[str, TrainingWorker] = {}
     try:
         for framework in frameworks:
             options = tinygrad_options if framework == "tinygrad_cnn" else ()
-            workers[framework] = TrainingWorker(framework, options)
+            workers[framework] = TrainingWorker(framework, (*options, *shared_options))
     except BaseException:
         close_workers(workers)
         raise
@@ -496,6 +502,16 @@ def _environment_lines(env: dict[str, Any]) -> list[str]:
         + (f", {p['architecture']} kernels" if p.get("architecture") else "")
         for p in env["blas_threadpools"]
     ] or ["BLAS pool: (install threadpoolctl to list thread pools)"]
+    if "keep_freed_memory" in env:
+        lines.append(
+            "malloc: "
+            + (
+                "both frameworks' workers keep freed memory (tinygrad_cnn.malloc_tuning; "
+                "--malloc-defaults: glibc's defaults)"
+                if env["keep_freed_memory"]
+                else "glibc's defaults in both frameworks' workers (--malloc-defaults)"
+            )
+        )
     if "blas_tuner" in env:
         lines.append(
             "tinygrad_cnn's BLAS threads: "
@@ -631,12 +647,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # the one before), except in a --quick smoke run, where starting them would dominate.
     options = worker_options(args)
     results["environment"]["blas_tuner"] = bool(options)
-    workers = start_workers(use_torch, options) if args.quick else {}
+    # Both frameworks' workers keep freed memory (unless --malloc-defaults): with glibc's
+    # defaults, either library's steps may page-fault their arrays in, depending on the order
+    # of earlier allocations (docs/performance.md, "Page faults").
+    shared = () if args.malloc_defaults else ("--keep-freed-memory",)
+    results["environment"]["keep_freed_memory"] = not args.malloc_defaults
+    workers = start_workers(use_torch, options, shared) if args.quick else {}
     try:
         for name in names:
             if not args.quick:
                 close_workers(workers)
-                workers = start_workers(use_torch, options)
+                workers = start_workers(use_torch, options, shared)
             results["workloads"][name] = bench_workload(name, args, workers)
     finally:
         close_workers(workers)

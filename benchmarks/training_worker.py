@@ -15,7 +15,9 @@ workload built and prints the seconds they took. End of input stops it.
 ``--tune-threads`` runs tinygrad_cnn's steps inside a ``BlasThreadTuner`` (the BLAS thread
 count chosen from measured step times); ``--reprobe`` makes the tuner probe again at the start
 of every ``run`` (contention mode: each timed run may find the machine idle or busy, and its
-probe is timed with it).
+probe is timed with it). ``--keep-freed-memory`` calls
+``tinygrad_cnn.malloc_tuning.keep_freed_memory()`` first, whichever the framework: glibc's
+malloc then keeps what a step frees for the next step instead of faulting it in again.
 """
 
 from __future__ import annotations
@@ -32,9 +34,13 @@ import workloads  # a sibling module of this script
 def main(argv: list[str]) -> None:
     """Serve ``build`` and ``run`` requests until stdin closes."""
     framework, *options = argv
-    unknown = set(options) - {"--tune-threads", "--reprobe"}
+    unknown = set(options) - {"--tune-threads", "--reprobe", "--keep-freed-memory"}
     if unknown:
         raise SystemExit(f"training_worker: unknown options {sorted(unknown)}")
+    if "--keep-freed-memory" in options:
+        from tinygrad_cnn.malloc_tuning import keep_freed_memory
+
+        keep_freed_memory()
     runner = None
     for line in sys.stdin:
         words = line.split()

@@ -6,6 +6,7 @@ exists and is a positive number."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import math
 import subprocess
@@ -26,6 +27,7 @@ try:
     import bench
     import neighbour
     import step_split
+    import training_worker
     import workloads
 finally:
     sys.path.remove(str(REPO / "benchmarks"))
@@ -114,6 +116,29 @@ def test_no_tuner_runs_tinygrad_cnn_on_the_pools_own_count(tmp_path: Path) -> No
     assert results["environment"]["blas_tuner"] is False
     assert any("the pool's own count (--no-tuner" in line for line in report)
     check_rates(results["workloads"]["lenet_b8"], "per_second", ("tinygrad_cnn",))
+
+
+def test_workers_keep_freed_memory_unless_malloc_defaults(tmp_path: Path) -> None:
+    results, report = run_bench(tmp_path, "--no-torch", "--only", "seed")
+    assert results["environment"]["keep_freed_memory"] is True
+    assert any(line.startswith("malloc: both frameworks' workers keep") for line in report)
+    results, report = run_bench(tmp_path, "--no-torch", "--only", "seed", "--malloc-defaults")
+    assert results["environment"]["keep_freed_memory"] is False
+    assert any(line.startswith("malloc: glibc's defaults") for line in report)
+
+
+def test_the_worker_keeps_freed_memory_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinygrad_cnn import malloc_tuning
+
+    calls = []
+    monkeypatch.setattr(malloc_tuning, "keep_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    training_worker.main(["torch"])
+    assert calls == []
+    training_worker.main(["torch", "--keep-freed-memory"])
+    assert calls == [1]
+    with pytest.raises(SystemExit, match="unknown options"):
+        training_worker.main(["torch", "--keep-freed"])
 
 
 def test_only_selects_workloads_and_parts(tmp_path: Path) -> None:

@@ -32,6 +32,15 @@ def example() -> ModuleType:
     return _load_example()
 
 
+@pytest.fixture(autouse=True)
+def malloc_calls(example: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The example's ``keep_freed_memory()`` would change malloc for the whole test process:
+    each test records the call instead."""
+    calls: list[str] = []
+    monkeypatch.setattr(example, "keep_freed_memory", lambda: calls.append("kept") or True)
+    return calls
+
+
 def test_without_mnist_it_trains_on_synthetic_digits_and_writes_every_file(
     example: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -60,6 +69,7 @@ def test_without_mnist_it_trains_on_synthetic_digits_and_writes_every_file(
     saved = json.loads((out / "metrics.json").read_text())
     assert len(saved["history"]["loss"]) == int(np.ceil(3000 / 32))
     assert saved["test_accuracy"] == metrics["test_accuracy"]
+    assert saved["keeps_freed_memory"] is True
     if importlib.util.find_spec("threadpoolctl") is not None:  # --threads auto: a tuner ran
         assert saved["blas_threads"] == "auto"
         probes = saved["blas_thread_probes"]
@@ -71,6 +81,20 @@ def test_without_mnist_it_trains_on_synthetic_digits_and_writes_every_file(
     model.load(out / "model.safetensors")
     assert re.search(r"\|\s+seed \|\s+synthetic \|", captured.out), captured.out
     assert "test accuracy" in captured.out and "wrote:" in captured.out
+
+
+def test_freed_memory_is_kept_unless_asked_not_to(
+    example: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, malloc_calls: list[str]
+) -> None:
+    seen = []
+    monkeypatch.setattr(example, "run", lambda args, *rest: seen.append(args) or {})
+    example.main(["--threads", "1", "--out", str(tmp_path)])
+    assert malloc_calls == ["kept"] and seen[-1].kept_freed_memory is True
+    example.main(["--threads", "1", "--no-keep-freed-memory", "--out", str(tmp_path)])
+    assert malloc_calls == ["kept"] and seen[-1].kept_freed_memory is False
+    monkeypatch.setattr(example, "keep_freed_memory", lambda: False)  # no glibc here
+    example.main(["--threads", "1", "--out", str(tmp_path)])
+    assert seen[-1].kept_freed_memory is False
 
 
 def test_bad_arguments_are_rejected(example: ModuleType) -> None:

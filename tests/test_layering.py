@@ -22,8 +22,19 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_cnn"
 # simply unused (gradcheck moves from the top level into debug/).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Helpers on numpy and the standard library only: atomic file writes, array summaries,
-    # the dtype promotion table, the default random generator, the BLAS thread tuner.
-    ("base", ("atomic.py", "array_stats.py", "dtypes.py", "random.py", "blas_threads.py")),
+    # the dtype promotion table, the default random generator, the BLAS thread tuner, the
+    # malloc settings.
+    (
+        "base",
+        (
+            "atomic.py",
+            "array_stats.py",
+            "dtypes.py",
+            "random.py",
+            "blas_threads.py",
+            "malloc_tuning.py",
+        ),
+    ),
     # The autograd engine: Tensor, Function and the backward walk, grad mode.
     ("engine", ("tensor.py", "function.py", "grad_mode.py", "autograd.py")),
     # Every differentiable op (Function subclasses), and the module-level creation functions
