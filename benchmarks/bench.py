@@ -231,6 +231,7 @@ class TrainingWorker:
     def __init__(self, framework: str, options: tuple[str, ...] = ()) -> None:
         command = [sys.executable, str(HERE / "training_worker.py"), framework, *options]
         self.name = framework
+        self.faults: list[int] = []  # page faults of each run() since the last clear()
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
@@ -259,9 +260,12 @@ class TrainingWorker:
         return line
 
     def run(self, steps: int) -> float:
-        """Run ``steps`` steps; the seconds they took, measured in the worker."""
+        """Run ``steps`` steps; the seconds they took, measured in the worker (the page faults
+        they caused are appended to ``faults``)."""
         self._send(f"run {steps}")
-        return float(self._read())
+        seconds, faults = self._read().split()
+        self.faults.append(int(faults))
+        return float(seconds)
 
     def close(self) -> None:
         """End the worker (closing its input; killing it if it does not end) and reap it."""
@@ -336,6 +340,8 @@ def bench_workload(
         worker.build(name, args.warmup)
     losses = {n: w.wait_ready() for n, w in workers.items()}
     steps = args.steps or steps_per_repeat(workers, args.budget)
+    for worker in workers.values():
+        worker.faults.clear()  # count the timed runs only
     # The pause lets the previous worker's thread pools (OpenMP, OpenBLAS) stop spinning
     # before the next one is timed: they busy-wait for a while after their last task.
     runners = {n: (lambda w=w: w.run(steps)) for n, w in workers.items()}
@@ -362,6 +368,10 @@ def bench_workload(
         "warmup_steps": args.warmup,
         "loss_after_warmup": losses,
         "per_second": {n: summary(t, work) for n, t in times["idle"].items()},
+        # (a few hundred a step can cost 10 % of a small step: docs/performance.md)
+        "page_faults_per_step": {
+            n: statistics.median(w.faults) / steps for n, w in workers.items()
+        },
     }
     if "torch" in workers:
         rates = result["per_second"]
@@ -530,9 +540,11 @@ def _workload_lines(runs: dict[str, Any]) -> list[str]:
         batch = f"batch {run['batch_size']:3}" if run["batch_size"] else "         "
         lines.append(f"  {name:12} {batch}  {run['what']}")
         for framework, rate in run["per_second"].items():
+            faults = run["page_faults_per_step"][framework]
             lines.append(
                 f"    {framework:12} {_rate(rate)} {run['unit']}/s"
-                f"  ({run['steps_per_repeat']} steps x {run['repeats']})"
+                f"  ({run['steps_per_repeat']} steps x {run['repeats']}, {faults:.0f} page faults"
+                f" a step)"
             )
     scaling = [n for n in ("lenet_b8", "lenet", "lenet_b256") if n in runs]
     if len(scaling) > 1:

@@ -10,7 +10,8 @@ other's timed steps, and each gets a process of its own, as in a real training s
 It reads commands on stdin: ``build WORKLOAD WARMUP`` builds the workload
 (``workloads.WORKLOADS``: the same batches and initial weights in both frameworks), runs
 ``WARMUP`` untimed steps and prints ``ready <loss>``; ``run N`` runs ``N`` steps of the last
-workload built and prints the seconds they took. End of input stops it.
+workload built and prints the seconds they took and the page faults they caused (minor faults:
+the kernel mapping memory the process writes to for the first time). End of input stops it.
 
 ``--tune-threads`` runs tinygrad_cnn's steps inside a ``BlasThreadTuner`` (the BLAS thread
 count chosen from measured step times); ``--reprobe`` makes the tuner probe again at the start
@@ -22,6 +23,7 @@ malloc then keeps what a step frees for the next step instead of faulting it in 
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 from pathlib import Path
@@ -50,9 +52,12 @@ def main(argv: list[str]) -> None:
         elif len(words) == 2 and words[0] == "run" and words[1].isdigit() and runner:
             if runner.tuner is not None and "--reprobe" in options:
                 runner.tuner.reprobe()
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
             runner.run(int(words[1]))
-            print(time.perf_counter() - start, flush=True)
+            seconds = time.perf_counter() - start
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+            print(seconds, faults, flush=True)
         else:
             raise SystemExit(
                 f"training_worker: expected 'build WORKLOAD WARMUP' or (after a build) "

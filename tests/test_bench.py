@@ -67,6 +67,8 @@ def test_quick_suite_writes_every_workload_and_ends_with_the_geomean_line(tmp_pa
         assert run["repeats"] == 2 and run["steps_per_repeat"] == 1
         check_rates(run, "per_second", both)
         assert positive(run["ratio"]) and "busy_per_second" not in run
+        faults = run["page_faults_per_step"]
+        assert set(faults) == set(both) and all(f >= 0 for f in faults.values())
         losses = run["loss_after_warmup"]  # same weights and batches: the same first loss
         assert losses["tinygrad_cnn"] == pytest.approx(losses["torch"], rel=1e-3, abs=1e-6)
     ratios = {name: run["ratio"] for name, run in results["workloads"].items()}
@@ -121,6 +123,8 @@ def test_no_tuner_runs_tinygrad_cnn_on_the_pools_own_count(tmp_path: Path) -> No
 def test_workers_keep_freed_memory_unless_malloc_defaults(tmp_path: Path) -> None:
     results, report = run_bench(tmp_path, "--no-torch", "--only", "seed")
     assert results["environment"]["keep_freed_memory"] is True
+    faults = results["workloads"]["seed"]["page_faults_per_step"]["tinygrad_cnn"]
+    assert any(f"{faults:.0f} page faults a step" in line for line in report)
     assert any(line.startswith("malloc: both frameworks' workers keep") for line in report)
     results, report = run_bench(tmp_path, "--no-torch", "--only", "seed", "--malloc-defaults")
     assert results["environment"]["keep_freed_memory"] is False
