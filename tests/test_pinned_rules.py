@@ -367,7 +367,9 @@ def test_matmul_gradient_of_a_transposed_operand_keeps_its_layout(transposed: st
         ((64, 32, 26, 26), (0, 2, 3, 1)),  # LeNet's conv output: an NCHW view of NHWC memory
         ((3, 4), (0, 1)),
         ((3, 4), (1, 0)),  # F-ordered
-        ((1, 5, 6), (0, 1, 2)),  # one row: too short to split, np.maximum(a, 0)
+        ((1, 5, 6), (0, 1, 2)),  # a batch of one: the rows run along the next axis
+        ((1, 32, 26, 26), (0, 2, 3, 1)),  # one image of LeNet's conv output
+        ((1, 1, 7), (0, 1, 2)),  # a single row: np.maximum(a, 0)
         ((5, 1, 7), (0, 2, 1)),
         ((4, 6, 8), (1, 2, 0)),
         ((7,), (0,)),
@@ -460,3 +462,59 @@ def test_a_linear_layers_weight_gradient_at_batch_1_is_a_broadcast_multiply(
     calls.clear()
     Tensor(np.ones((2, 3, 1))) @ Tensor(np.ones((2, 1, 4)))  # batched: the same path
     assert calls == [((2, 3, 1), (2, 1, 4))]
+
+
+@pytest.mark.parametrize("kernel", [1, 2, 3])
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_max_pool2d_over_chunks_of_images_is_the_pool_of_the_whole_batch(
+    monkeypatch: pytest.MonkeyPatch, kernel: int, channels_last: bool
+) -> None:
+    """max_pool2d's forward runs a few images at a time (POOL_CHUNK_BYTES): with chunks of
+    one to three images, the values, the memory layout, the first-maximum and NaN rules and
+    the gradients are those of the whole batch at once, for odd and even window counts."""
+    pool_module = importlib.import_module("tinygrad_cnn.ops.pool")
+    rng = np.random.default_rng(3)
+    memory = np.round(rng.standard_normal((7, 6, 6, 2)))  # integers: ties in many windows
+    memory[2, 0, 0, 1] = np.nan  # a NaN window in a middle image
+    data = (
+        memory.transpose(0, 3, 1, 2)
+        if channels_last
+        else np.ascontiguousarray(memory.transpose(0, 3, 1, 2))
+    )
+    upstream = rng.standard_normal((7, 2, 6 // kernel, 6 // kernel))
+
+    def pooled() -> tuple[np.ndarray, np.ndarray]:
+        x = Tensor(data, requires_grad=True)
+        out = max_pool2d(x, kernel)
+        out.backward(upstream)
+        return out.data, x.grad.data
+
+    whole_out, whole_grad = pooled()
+    image_bytes = data[:1].nbytes
+    for images_per_chunk in (1, 2, 3):
+        monkeypatch.setattr(pool_module, "POOL_CHUNK_BYTES", images_per_chunk * image_bytes)
+        out, grad = pooled()
+        np.testing.assert_array_equal(out, whole_out)
+        np.testing.assert_array_equal(grad, whole_grad)
+        assert out.strides == whole_out.strides
+    assert np.isnan(whole_out[2, 1, 0, 0])
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        x = torch.tensor(data, requires_grad=True)
+        out = torch.nn.functional.max_pool2d(x, kernel)
+        out.backward(torch.tensor(upstream))
+        np.testing.assert_array_equal(out.detach().numpy(), whole_out)
+        np.testing.assert_array_equal(x.grad.numpy(), whole_grad)
+
+
+def test_image_chunks_are_as_few_and_as_even_as_the_limit_allows() -> None:
+    from tinygrad_cnn.ops.window import image_chunks
+
+    chunks = image_chunks(256, 86528, 2 << 20)  # LeNet's first pool at batch 256
+    expected = [(24 * i, 24 * i + 24) for i in range(10)] + [(240, 256)]
+    assert [(c.start, c.stop) for c in chunks] == expected
+    assert [(c.start, c.stop) for c in image_chunks(5, 10, 20)] == [(0, 2), (2, 4), (4, 5)]
+    assert [(c.start, c.stop) for c in image_chunks(3, 100, 10)] == [(0, 1), (1, 2), (2, 3)]
+    assert [(c.start, c.stop) for c in image_chunks(4, 10, 40)] == [(0, 4)]
+    assert image_chunks(0, 10, 40) == []

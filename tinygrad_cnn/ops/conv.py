@@ -30,6 +30,7 @@ from tinygrad_cnn.ops.window import (
     check_image,
     check_window_fits,
     conv_output_size,
+    image_chunks,
     pair,
     window_slices,
 )
@@ -258,12 +259,11 @@ class _RowsLayout:
             writeable=False,
         )
         per_image = oh * ow * kh * kw * c
-        chunks = max(1, -(-n * per_image * padded.itemsize // PATCH_CHUNK_BYTES))
-        step = max(1, -(-n // chunks))  # images per chunk, the chunks as even as they can be
-        buffer = np.empty(min(n, step) * per_image, dtype=padded.dtype)
-        for start in range(0, n, step):
-            images = slice(start, min(n, start + step))
-            count = images.stop - start
+        chunks = image_chunks(n, per_image * padded.itemsize, PATCH_CHUNK_BYTES)
+        largest = chunks[0].stop if chunks else 0  # (the first chunk is never smaller)
+        buffer = np.empty(largest * per_image, dtype=padded.dtype)
+        for images in chunks:
+            count = images.stop - images.start
             chunk = buffer[: count * per_image]
             chunk.reshape(windows[images].shape)[...] = windows[images]
             yield images, chunk.reshape(count * oh * ow, kh * kw * c)

@@ -40,6 +40,15 @@ def window_slices(kernel: Pair, stride: Pair, out_hw: Pair) -> list[tuple[slice,
     ]
 
 
+def image_chunks(count: int, bytes_per_image: int, limit: int) -> list[slice]:
+    """``range(count)`` images in as few chunks of equal size as keep each within ``limit``
+    bytes (one image per chunk at least): e.g. 256 images of 86 KB within 2 MiB are ten chunks
+    of 24 images and one of 16."""
+    chunks = max(1, -(-count * bytes_per_image // limit))
+    step = max(1, -(-count // chunks))  # images per chunk, the chunks as even as they can be
+    return [slice(start, min(count, start + step)) for start in range(0, count, step)]
+
+
 def conv_output_size(
     shape: tuple[int, ...], kernel: Pair, stride: Pair, padding: Pair = (0, 0)
 ) -> Pair:
