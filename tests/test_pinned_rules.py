@@ -518,3 +518,43 @@ def test_image_chunks_are_as_few_and_as_even_as_the_limit_allows() -> None:
     assert [(c.start, c.stop) for c in image_chunks(3, 100, 10)] == [(0, 1), (1, 2), (2, 3)]
     assert [(c.start, c.stop) for c in image_chunks(4, 10, 40)] == [(0, 4)]
     assert image_chunks(0, 10, 40) == []
+
+
+@pytest.mark.parametrize(
+    ("stride", "padding"),
+    [(1, 0), (1, 1), (3, 0), (2, 1)],  # stride 3 > kernel: gaps stay 0
+)
+def test_conv_input_gradient_over_chunks_of_images_is_the_whole_batchs(
+    monkeypatch: pytest.MonkeyPatch, stride: int, padding: int
+) -> None:
+    """The rows layout's input gradient runs a few images at a time for large batches
+    (INPUT_GRAD_CHUNK_BYTES): chunks of one to three images give the whole batch's gradient
+    (and PyTorch's), gaps between strided windows and the padding included."""
+    from tinygrad_cnn import conv2d
+
+    conv_module = importlib.import_module("tinygrad_cnn.ops.conv")
+    rng = np.random.default_rng(5)
+    x_data = rng.standard_normal((7, 4, 8, 8))
+    w_data = rng.standard_normal((6, 4, 3, 3))  # 6 filters, 4 channels: the rows layout
+    out_side = (8 + 2 * padding - 3) // stride + 1
+    upstream = rng.standard_normal((7, 6, out_side, out_side))
+
+    def input_gradient() -> np.ndarray:
+        x = Tensor(x_data, requires_grad=True)
+        out = conv2d(x, Tensor(w_data), stride=stride, padding=padding)
+        assert str(out._ctx.layout) == "rows"
+        out.backward(upstream)
+        return x.grad.data
+
+    whole = input_gradient()
+    image_bytes = out_side * out_side * 6 * 8  # one image's rows of the upstream gradient
+    for images_per_chunk in (1, 2, 3):
+        monkeypatch.setattr(conv_module, "INPUT_GRAD_CHUNK_BYTES", images_per_chunk * image_bytes)
+        np.testing.assert_allclose(input_gradient(), whole, rtol=1e-12, atol=1e-12)
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        x = torch.tensor(x_data, requires_grad=True)
+        out = torch.nn.functional.conv2d(x, torch.tensor(w_data), stride=stride, padding=padding)
+        out.backward(torch.tensor(upstream))
+        np.testing.assert_allclose(whole, x.grad.numpy(), rtol=1e-10, atol=1e-10)

@@ -176,6 +176,9 @@ def _all_finite(x: np.ndarray) -> bool:
 # whole; a larger matrix is split into chunks of equal size that still sit in the 32 MiB L3
 # (2 MiB to the whole matrix compared in docs/performance.md).
 PATCH_CHUNK_BYTES = 20 << 20
+# The input gradient's chunks, in bytes of the upstream gradient: LeNet's conv2 at batch 64
+# in one, at batch 256 in four (16.8 -> 12.2 ms, docs/performance.md).
+INPUT_GRAD_CHUNK_BYTES = 2 << 20
 
 
 class _RowsLayout:
@@ -306,16 +309,23 @@ def _rows_input_grad(
     The (N*OH*OW, C) gradient of the pixels a kernel position saw is one small GEMM, added to
     its strided slice of the (channels-last) padded input. (One big GEMM into an
     (N*OH*OW, kh*kw*C) buffer, then strided reads of its (kh, kw, C) blocks, is slower:
-    docs/performance.md.)
+    docs/performance.md.) Large batches go a few images at a time (INPUT_GRAD_CHUNK_BYTES of
+    ``rows``), so that a chunk's rows and gradient stay in cache over the kernel positions.
     """
     o, c, kh, kw = w_shape
     n, _, oh, ow = g_shape
     ph, pw = padding
     w_blocks = w_rows.reshape(o, kh * kw, c)
-    padded = np.zeros(padded_shape, dtype=rows.dtype).transpose(0, 3, 1, 2)  # NCHW view
-    for position, window in enumerate(window_slices((kh, kw), stride, (oh, ow))):
-        pixels = (rows @ w_blocks[:, position]).reshape(n, oh, ow, c)
-        padded[window] += pixels.transpose(0, 3, 1, 2)
+    windows = window_slices((kh, kw), stride, (oh, ow))
+    padded = np.empty(padded_shape, dtype=rows.dtype).transpose(0, 3, 1, 2)  # NCHW view
+    for images in image_chunks(n, oh * ow * rows[:1].nbytes, INPUT_GRAD_CHUNK_BYTES):
+        count = images.stop - images.start
+        chunk_rows = rows[images.start * oh * ow : images.stop * oh * ow]
+        chunk = padded[images]
+        chunk[...] = 0  # (zeroed here, while in cache, rather than all at once)
+        for position, window in enumerate(windows):
+            pixels = (chunk_rows @ w_blocks[:, position]).reshape(count, oh, ow, c)
+            chunk[window] += pixels.transpose(0, 3, 1, 2)
     _, _, hp, wp = padded.shape
     return padded[:, :, ph : hp - ph, pw : wp - pw]
 
