@@ -127,6 +127,8 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str, list[str]]] = [
      ["(2, 3)", "size 6", "(4, 2)"]),
     ("reshape -1 that does not divide", lambda: zeros(2, 3).reshape(4, -1), ValueError,
      "reshape", ["(2, 3)", "(4, -1)"]),
+    ("reshape an empty tensor with -1", lambda: zeros(0, 3).reshape(0, -1), ValueError,
+     "reshape", ["(0, 3)", "(0, -1)"]),  # -1 could be any size (PyTorch refuses it too)
     ("reshape with two -1", lambda: zeros(2, 3).reshape(-1, -1), ValueError, "reshape",
      ["(-1, -1)"]),
     ("reshape with a float", lambda: zeros(2, 3).reshape(3.0, 2), TypeError, "reshape",

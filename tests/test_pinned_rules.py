@@ -370,6 +370,8 @@ def test_matmul_gradient_of_a_transposed_operand_keeps_its_layout(transposed: st
         ((1, 5, 6), (0, 1, 2)),  # a batch of one: the rows run along the next axis
         ((1, 32, 26, 26), (0, 2, 3, 1)),  # one image of LeNet's conv output
         ((1, 1, 7), (0, 1, 2)),  # a single row: np.maximum(a, 0)
+        ((1, 1), (0, 1)),  # one element
+        ((0, 3), (0, 1)),  # empty
         ((5, 1, 7), (0, 2, 1)),
         ((4, 6, 8), (1, 2, 0)),
         ((7,), (0,)),
