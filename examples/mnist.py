@@ -16,7 +16,7 @@ BLAS threads: by default (``--threads auto``) a ``BlasThreadTuner`` times the tr
 and runs them on the fastest thread count lately measured: all cores on an idle machine, fewer
 while other jobs keep the cores busy (``docs/performance.md``). Memory: on Linux with glibc,
 ``tinygrad_cnn.malloc_tuning.keep_freed_memory()`` keeps the memory a step frees for the next
-step, so that the steps do not page-fault their arrays in again (up to 13 % of a small-batch
+step, so that the steps do not page-fault their arrays in again (9 % of a small-batch
 step; ``--no-keep-freed-memory`` leaves malloc alone).
 
 Writes to ``--out``: ``checkpoint.safetensors`` (a training checkpoint, replaced after every

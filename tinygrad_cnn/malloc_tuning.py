@@ -8,7 +8,7 @@ from the system, and gives the top of its heap back to the system once more than
 threshold is free there. Either way the next step writes to pages the process no longer
 has, and each first write is a page fault (the kernel maps and zeroes 4 KiB). How many
 arrays that hits depends on the order of all earlier allocations, so two runs of one program
-can differ: LeNet at batch 8 paid 130-210 faults a step (10-13 % of its time), PyTorch's
+can differ: LeNet at batch 8 paid 130-210 faults a step (about 9 % of its time), PyTorch's
 LeNet 4,300 a step (its Adam step over 4M parameters 3,900, half of its time). Timings in
 docs/performance.md, "Page faults".
 
