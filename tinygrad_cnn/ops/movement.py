@@ -382,7 +382,7 @@ def _reshape(op: str, x: Tensor, shape: Sequence[int]) -> Tensor:
     shape = _ints(op, "shape", shape)
     size, requested = x.numel(), shape
     known = math.prod(n for n in shape if n != -1)  # the size without the one -1 entry
-    if -1 in shape and shape.count(-1) == 1 and known > 0 and size % known == 0:
+    if shape.count(-1) == 1 and known > 0 and size % known == 0:
         shape = tuple(size // known if n == -1 else n for n in shape)
     if any(n < 0 for n in shape) or math.prod(shape) != size:
         raise ValueError(
