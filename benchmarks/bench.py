@@ -368,7 +368,7 @@ def bench_workload(
         "warmup_steps": args.warmup,
         "loss_after_warmup": losses,
         "per_second": {n: summary(t, work) for n, t in times["idle"].items()},
-        # (a few hundred a step can cost 10 % of a small step: docs/performance.md)
+        # (a hundred or two a step cost LeNet 9 % at batch 8: docs/performance.md)
         "page_faults_per_step": {
             n: statistics.median(w.faults) / steps for n, w in workers.items()
         },
