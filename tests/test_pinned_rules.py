@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ from tinygrad_cnn import (
     no_grad,
     softmax,
 )
+from tinygrad_cnn.function import Function
 
 
 # ---------------------------------------------------------------------- ties and kinks
@@ -270,6 +272,56 @@ def test_no_grad_records_nothing() -> None:
     assert z._ctx is not None and z.requires_grad
     with pytest.raises(RuntimeError, match="does not require grad"):
         y.backward()
+
+
+class _RecordsWhetherRecorded(Function, register=False):
+    """out = a; forward notes ``is_recorded`` as it saw it."""
+
+    seen: ClassVar[list[bool]] = []
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        _RecordsWhetherRecorded.seen.append(self.is_recorded)
+        return a.copy()
+
+    def backward(self, g: Tensor) -> tuple[Tensor]:
+        return (g,)
+
+
+def test_forward_knows_whether_its_node_is_recorded() -> None:
+    """``is_recorded`` (what lets ReLU and max_pool2d skip their backward's masks) agrees
+    with whether ``apply`` records the node: an input requiring grad, and grad mode on."""
+    seen = _RecordsWhetherRecorded.seen
+    seen.clear()
+    leaf = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    constant = Tensor(np.array([1.0, 2.0]))
+    outputs = [_RecordsWhetherRecorded.apply(leaf), _RecordsWhetherRecorded.apply(constant)]
+    with no_grad():
+        outputs.append(_RecordsWhetherRecorded.apply(leaf))
+        with enable_grad():
+            outputs.append(_RecordsWhetherRecorded.apply(leaf))
+    assert seen == [True, False, False, True]
+    assert [out._ctx is not None for out in outputs] == seen
+
+
+def test_relu_and_max_pool2d_under_no_grad_give_the_recorded_values() -> None:
+    """Unrecorded, ReLU skips its mask and max_pool2d its window positions: the values (NaN,
+    -inf, -0.0, ties), dtype and memory layout are those of the recorded ops."""
+    rng = np.random.default_rng(5)
+    memory = np.round(rng.standard_normal((3, 7, 6, 4))).astype(np.float32)  # many ties
+    memory[0, 0, 0, 0], memory[1, 2, 3, 1], memory[2, 4, 4, 2] = np.nan, -np.inf, -0.0
+    data = memory.transpose(0, 3, 1, 2)  # channels-last, as after a conv
+    for kernel, stride in [(1, 1), (2, 2), (3, 3), ((3, 2), (2, 1)), ((7, 6), (1, 1))]:
+        recorded = max_pool2d(Tensor(data, requires_grad=True).relu(), kernel, stride)
+        assert recorded._ctx is not None
+        with no_grad():
+            unrecorded = max_pool2d(Tensor(data, requires_grad=True).relu(), kernel, stride)
+        constant = max_pool2d(Tensor(data).relu(), kernel, stride)
+        for other in (unrecorded, constant):
+            assert other._ctx is None
+            np.testing.assert_array_equal(other.numpy(), recorded.numpy())
+            assert other.dtype == recorded.dtype and other.data.strides == recorded.data.strides
+            assert np.signbit(other.numpy()).tolist() == np.signbit(recorded.numpy()).tolist()
+    assert np.isnan(recorded.numpy()[0, 0, 0, 0])
 
 
 def test_no_grad_is_restored_after_an_exception() -> None:

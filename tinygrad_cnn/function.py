@@ -165,6 +165,16 @@ class Function:
             return Tensor._from_op(data, node)
         return Tensor._from_op(data, None)
 
+    @property
+    def is_recorded(self) -> bool:
+        """Whether ``apply`` records this node: an input requires grad and grad mode is on.
+
+        Known before ``forward`` runs, so a forward can skip saving what only its backward
+        would read (a ReLU's mask, a max pool's window positions) under ``no_grad()``, as
+        PyTorch's inference kernels do.
+        """
+        return True in self.needs_input_grad and _grad_enabled.get()
+
     def release(self) -> None:
         """Free the arrays saved for backward, keeping the graph structure (for drawing)."""
         self.__dict__.clear()

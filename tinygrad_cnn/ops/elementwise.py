@@ -244,7 +244,8 @@ class Relu(Function):
 
     def forward(self, a: np.ndarray, *, inplace: bool = False) -> np.ndarray:
         out = _maximum_with_zero(a, in_place=inplace)
-        self.positive = out != 0  # a > 0, or NaN (as PyTorch); see docs/performance.md
+        if self.is_recorded:  # (inference skips the mask: docs/performance.md)
+            self.positive = out != 0  # a > 0, or NaN (as PyTorch); see docs/performance.md
         return out
 
     def backward(self, g: Tensor) -> tuple[Tensor]:

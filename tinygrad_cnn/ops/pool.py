@@ -49,10 +49,15 @@ class MaxPool2d(Function):
     def forward(self, x: np.ndarray, *, kernel_size: Pair, stride: Pair) -> np.ndarray:
         windows = window_slices(kernel_size, stride, conv_output_size(x.shape, kernel_size, stride))
         out = np.empty_like(x[windows[0]])  # keeps x's memory layout, like every buffer below
-        code = np.empty_like(out, dtype=np.uint8 if len(windows) <= 256 else np.intp)
         # A few images at a time, so that a chunk's buffers stay in cache over the window
         # positions (LeNet's first pool at batch 256: 7.2 -> 5.5 ms; docs/performance.md).
-        for images in image_chunks(len(x), x[:1].nbytes, POOL_CHUNK_BYTES):
+        chunks = image_chunks(len(x), x[:1].nbytes, POOL_CHUNK_BYTES)
+        if not self.is_recorded:  # no backward: the maximum alone, no positions
+            for images in chunks:
+                _window_maximum(x[images], windows, out[images])
+            return out
+        code = np.empty_like(out, dtype=np.uint8 if len(windows) <= 256 else np.intp)
+        for images in chunks:
             _maximum_and_position(x[images], windows, out[images], code[images])
         if np.isnan(out.max(initial=-np.inf)):  # rare: route NaN windows' gradients as PyTorch
             for position, window in enumerate(windows):
@@ -157,6 +162,16 @@ class MaxPool2dGather(Function):
             memory_order=memory_order(u.data),
         )
         return routed, None
+
+
+def _window_maximum(x: np.ndarray, windows: list[tuple[slice, ...]], out: np.ndarray) -> None:
+    """Write into ``out`` the maximum of each window of ``x`` (NaN if the window holds one)."""
+    if len(windows) == 1:
+        out[...] = x[windows[0]]
+        return
+    np.maximum(x[windows[0]], x[windows[1]], out=out)
+    for window in windows[2:]:
+        np.maximum(out, x[window], out=out)
 
 
 def _maximum_and_position(
