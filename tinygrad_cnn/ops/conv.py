@@ -401,7 +401,7 @@ class _ColumnsLayout:
         node = saved.node
         o, c, kh, kw = node.inputs[1].shape
         patch_size = c * kh * kw
-        grad_wb = _long_sum_matmul(saved.g_matrix(g), node.columns_matrix.T)  # (O, ps [+ 1])
+        grad_wb = _columns_weight_product(node.columns_matrix, g)  # (O, ps [+ 1])
         if len(node.inputs) == 3:
             saved.keep_bias_grad(g, grad_wb[:, patch_size].copy())
         return np.ascontiguousarray(grad_wb[:, :patch_size]).reshape(o, c, kh, kw)
@@ -410,9 +410,8 @@ class _ColumnsLayout:
     def bias_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
         grad_b = saved.bias_grad_for(g)
         if grad_b is None:  # no weight gradient was asked for: the same product
-            patch_size = saved.node.columns_matrix.shape[0] - 1
-            grad_b = _long_sum_matmul(saved.g_matrix(g), saved.node.columns_matrix.T)
-            grad_b = grad_b[:, patch_size].copy()
+            columns_matrix = saved.node.columns_matrix
+            grad_b = _columns_weight_product(columns_matrix, g)[:, -1].copy()
         return grad_b
 
     @staticmethod
@@ -428,6 +427,13 @@ class _ColumnsLayout:
         for position, window in enumerate(window_slices((kh, kw), stride, (oh, ow))):
             padded[window] += grad_columns[:, position].transpose(1, 0, 2, 3)
         return padded[:, :, ph : hp - ph, pw : wp - pw]
+
+
+def _columns_weight_product(columns_matrix: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """(O, C*kh*kw [+ 1]) = g as (O, N*OH*OW) times the patch columns' transpose, computed as
+    the transpose of columns @ g's (N*OH*OW, O) rows: both operands then contiguous for the
+    channels-last g a columns conv outputs, and 15-30 % faster (docs/performance.md)."""
+    return _long_sum_matmul(columns_matrix, _RowsLayout.g_matrix(g)).T
 
 
 def _long_sum_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
