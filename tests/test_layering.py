@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "random.py",
             "blas_threads.py",
             "malloc_tuning.py",
+            "blas_vectors.py",
         ),
     ),
     # The autograd engine: Tensor, Function and the backward walk, grad mode.

@@ -1,0 +1,167 @@
+"""``add_scaled`` and ``scale``: numpy's answer, by BLAS where it serves and numpy elsewhere."""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+
+import numpy as np
+import pytest
+
+from tinygrad_cnn import Tensor, blas_vectors, optim
+from tinygrad_cnn.blas_vectors import BLAS_MIN_ELEMENTS, add_scaled, scale, uses_blas
+
+BIG = BLAS_MIN_ELEMENTS + 3  # an odd size: no routine may assume a multiple of its SIMD width
+has_blas = bool(blas_vectors._blas())
+
+
+@pytest.fixture
+def without_blas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blas_vectors, "_blas", lambda: {})
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [5, BIG])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_add_scaled_and_scale_give_numpys_values(dtype: type, size: int, order: str) -> None:
+    rng = np.random.default_rng(0)
+    shape = (size, 1) if order == "C" else (1, size)
+    x = np.asarray(rng.standard_normal(shape), dtype=dtype, order=order)
+    y = np.asarray(rng.standard_normal(shape), dtype=dtype, order=order)
+    product = dtype(-0.37) * x
+    expected, magnitude = y + product, np.abs(y) + np.abs(product)
+    add_scaled(y, -0.37, x)
+    # axpy may fuse the multiply and the add (one rounding instead of two): the results
+    # differ by at most a rounding of the operands' size, not of the (cancelling) sum's
+    assert np.all(np.abs(y - expected) <= 2 * np.finfo(dtype).eps * magnitude)
+    expected = y * dtype(0.9)
+    scale(y, 0.9)
+    np.testing.assert_array_equal(y, expected)  # one multiply: the same rounding
+    assert y.dtype == dtype and y.shape == shape
+
+
+@pytest.mark.skipif(not has_blas, reason="numpy here does not ship OpenBLAS's vector routines")
+def test_blas_serves_big_contiguous_float_arrays_only() -> None:
+    big, big32 = np.ones(BIG), np.ones(BIG, dtype=np.float32)
+    assert uses_blas(big, np.ones(BIG)) and uses_blas(big32) and uses_blas(np.ones((BIG, 2)).T)
+    refused = [
+        (np.ones(5), np.ones(5)),  # small
+        (big, big32),  # dtypes differ
+        (np.ones(BIG, dtype=np.float16), np.ones(BIG, dtype=np.float16)),
+        (np.ones(2 * BIG)[::2], big),  # not contiguous
+        (np.ones((BIG, 2)), np.ones((BIG, 2), order="F")),  # layouts differ
+        (big, big[::-1]),  # the same memory
+        (big, np.ones(BIG + 1)),  # shapes differ
+    ]
+    for y, x in refused:
+        assert not uses_blas(y, x)
+    read_only = np.ones(BIG)
+    read_only.flags.writeable = False
+    assert not uses_blas(read_only)
+
+
+def test_refused_arrays_get_numpys_exact_update() -> None:
+    strided = np.arange(2 * BIG, dtype=np.float64)[::2]
+    target = np.ones(BIG)
+    add_scaled(target, 0.5, strided)  # not contiguous: numpy
+    np.testing.assert_array_equal(target, 1.0 + 0.5 * strided)
+    overlapping = np.arange(BIG + 1, dtype=np.float64)
+    before = overlapping.copy()
+    add_scaled(overlapping[1:], 2.0, overlapping[:-1])  # shared memory: numpy's buffered rule
+    reference = before.copy()
+    reference[1:] += 2.0 * before[:-1]
+    np.testing.assert_array_equal(overlapping, reference)
+
+
+def test_without_blas_the_same_updates_run_in_numpy(without_blas: None) -> None:
+    x, y = np.linspace(0, 1, BIG), np.linspace(1, 2, BIG)
+    assert not uses_blas(y, x) and not uses_blas(y)
+    expected = (y + 3.0 * x) * 0.25
+    add_scaled(y, 3.0, x)
+    scale(y, 0.25)
+    np.testing.assert_array_equal(y, expected)
+
+
+def test_a_routine_with_a_wrong_answer_is_not_trusted() -> None:
+    def dscal(n: int, alpha: float, x: int, incx: int) -> None:
+        values = (ctypes.c_double * n).from_address(x)
+        for i in range(n):
+            values[i] *= alpha
+
+    def sscal(n: int, alpha: float, x: int, incx: int) -> None:
+        values = (ctypes.c_float * n).from_address(x)
+        for i in range(n):
+            values[i] *= alpha
+
+    def saxpy(n: int, alpha: float, x: int, incx: int, y: int, incy: int) -> None:
+        xs, ys = (ctypes.c_float * n).from_address(x), (ctypes.c_float * n).from_address(y)
+        for i in range(n):
+            ys[i] += alpha * xs[i]
+
+    def daxpy(n: int, alpha: float, x: int, incx: int, y: int, incy: int) -> None:
+        xs, ys = (ctypes.c_double * n).from_address(x), (ctypes.c_double * n).from_address(y)
+        for i in range(n):
+            ys[i] += alpha * xs[i]
+
+    right = {"saxpy": saxpy, "sscal": sscal, "daxpy": daxpy, "dscal": dscal}
+    assert blas_vectors._answers_correctly(right)
+    assert not blas_vectors._answers_correctly({**right, "daxpy": lambda *args: None})
+    assert not blas_vectors._answers_correctly({**right, "sscal": lambda *args: None})
+
+
+def test_a_library_without_every_routine_gives_none() -> None:
+    class OnlySaxpy:
+        scipy_cblas_saxpy64_ = ctypes.CFUNCTYPE(None)(lambda: None)
+
+    assert blas_vectors._routines_of(OnlySaxpy()) == {}  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not blas_vectors._openblas_files(),
+    reason="numpy's Linux wheels ship OpenBLAS in numpy.libs",
+)
+def test_numpys_wheel_openblas_is_found_and_checked() -> None:
+    blas_vectors._blas.cache_clear()
+    assert sorted(blas_vectors._blas()) == ["daxpy", "dscal", "saxpy", "sscal"]
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [
+        (optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+        (optim.SGD, {"lr": 0.1, "momentum": 0.9, "dampening": 0.5}),
+        (optim.SGD, {"lr": 0.1}),
+        (optim.Adam, {"lr": 0.01}),
+        (optim.AdamW, {"lr": 0.01, "weight_decay": 0.1}),
+    ],
+)
+def test_optimizer_steps_by_blas_match_numpy_and_run_one_update_at_a_time(
+    cls: type, kwargs: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big parameters: the steps by BLAS agree with the numpy steps to rounding, and with
+    BLAS serving them the updates are not also spread over the optimizer's threads."""
+    from tinygrad_cnn.optim import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+
+    def train() -> tuple[list[np.ndarray], object]:
+        rng = np.random.default_rng(3)
+        params = [
+            Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+            for shape in [(BIG,), (BIG // 4, 4), (7,)]
+        ]
+        opt = cls(params, **kwargs)
+        for _ in range(3):
+            for p in params:
+                p.grad = Tensor(rng.standard_normal(p.shape).astype(np.float32))
+            opt.step()
+        return [p.numpy().copy() for p in params], opt
+
+    by_blas, opt = train()
+    assert (opt._pool._executor is None) == has_blas  # BLAS's threads, or the optimizer's
+    monkeypatch.setattr(blas_vectors, "_blas", lambda: {})
+    by_numpy, opt = train()
+    assert opt._pool._executor is not None
+    for a, b in zip(by_blas, by_numpy, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,149 @@
+"""``y += alpha * x`` and ``x *= alpha`` in one pass each, on the BLAS's own threads.
+
+numpy has no fused multiply-add: ``y += alpha * x`` is two passes over memory (the product
+into a temporary, then the sum), each on one core. BLAS has the operation itself (``axpy``;
+``scal`` for ``x *= alpha``) and OpenBLAS runs it on its own threads, the ones that
+spin-wait after every matrix product anyway. An optimizer's step is mostly such passes:
+SGD with momentum is ``buf = momentum * buf + grad`` and ``p -= lr * buf``, four numpy
+passes on one core, or three BLAS calls on two. Measured on this project's 2-core machine
+(docs/performance.md, eighth round): over 1M float32, ``p -= lr * buf`` 228 us in numpy and
+53-97 us as one ``axpy``; the benchmark's ``sgd_step`` and ``adam_step`` gain the most.
+
+numpy does not expose BLAS's vector routines, so :func:`_blas` looks for the OpenBLAS that
+numpy's wheels ship (in ``numpy.libs`` or ``numpy/.dylibs``, already loaded by numpy) and
+its 64-bit-integer entry points (``scipy_cblas_saxpy64_`` in numpy 2, ``cblas_saxpy64_``
+before), and checks them on a small example before trusting them. Everywhere else (a numpy
+built on another BLAS, arrays of other dtypes, small, not contiguous, or sharing memory) the
+same update runs in numpy; the two differ only in rounding (``axpy`` may fuse the multiply
+and the add)::
+
+    from tinygrad_cnn.blas_vectors import add_scaled, scale
+
+    scale(buf, 0.9)          # buf *= 0.9
+    add_scaled(buf, 1.0, g)  # buf += g
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+# Below this many elements the numpy update is as fast (an SGD update over 16K floats: 15 us
+# in numpy, 19 us by BLAS; over 64K: 42 against 32 us): the foreign call and its argument
+# conversion cost a few microseconds, and OpenBLAS runs vectors under 10,000 elements on one
+# thread anyway.
+BLAS_MIN_ELEMENTS = 1 << 16
+
+_C_TYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
+_LETTERS = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}
+
+
+def add_scaled(y: np.ndarray, alpha: float, x: np.ndarray) -> None:
+    """``y += alpha * x`` in place (BLAS ``axpy``).
+
+    Parameters
+    ----------
+    y : ndarray
+        Updated in place; the same shape and dtype as ``x``.
+    alpha : float
+    x : ndarray
+    """
+    axpy = _routine("axpy", y, x)
+    if axpy is None:
+        y += x if alpha == 1.0 else alpha * x
+    else:
+        axpy(y.size, float(alpha), x.ctypes.data, 1, y.ctypes.data, 1)
+
+
+def scale(x: np.ndarray, alpha: float) -> None:
+    """``x *= alpha`` in place (BLAS ``scal``)."""
+    scal = _routine("scal", x)
+    if scal is None:
+        x *= alpha
+    else:
+        scal(x.size, float(alpha), x.ctypes.data, 1)
+
+
+def uses_blas(*arrays: np.ndarray) -> bool:
+    """Whether :func:`add_scaled` (two arrays) or :func:`scale` (one) would call BLAS."""
+    return _routine("axpy" if len(arrays) == 2 else "scal", *arrays) is not None
+
+
+def _routine(name: str, y: np.ndarray, x: np.ndarray | None = None) -> Callable[..., None] | None:
+    """The BLAS routine ``name`` for these arrays, or None where numpy should run instead."""
+    if y.size < BLAS_MIN_ELEMENTS or not y.flags.writeable:
+        return None
+    if x is not None and (
+        x.shape != y.shape
+        or x.dtype != y.dtype
+        or not (
+            (x.flags.c_contiguous and y.flags.c_contiguous)
+            or (x.flags.f_contiguous and y.flags.f_contiguous)
+        )
+        or np.may_share_memory(x, y)
+    ):
+        return None
+    if y.dtype not in _LETTERS or not (y.flags.c_contiguous or y.flags.f_contiguous):
+        return None
+    return _blas().get(_LETTERS[y.dtype] + name)
+
+
+@functools.cache
+def _blas() -> dict[str, Callable[..., None]]:
+    """numpy's OpenBLAS vector routines by name (``"saxpy"``, ``"dscal"`` ...), checked on a
+    small example; empty where they are not found or give a wrong answer."""
+    for library in _openblas_files():
+        try:
+            routines = _routines_of(ctypes.CDLL(str(library)))
+        except OSError:
+            continue
+        if routines and _answers_correctly(routines):
+            return routines
+    return {}
+
+
+def _openblas_files() -> list[Path]:
+    """The OpenBLAS libraries that numpy's wheels ship beside or inside the package."""
+    package = Path(np.__file__).resolve().parent
+    found: list[Path] = []
+    for folder in (package.parent / "numpy.libs", package / ".dylibs"):
+        if folder.is_dir():
+            found += sorted(p for p in folder.iterdir() if "openblas" in p.name.lower())
+    return found
+
+
+def _routines_of(library: ctypes.CDLL) -> dict[str, Callable[..., None]]:
+    """The 64-bit-integer ``?axpy`` and ``?scal`` of ``library`` (all four, or none)."""
+    routines = {}
+    for dtype, letter in _LETTERS.items():
+        real = _C_TYPES[dtype]
+        for name, argtypes in (
+            ("axpy", [ctypes.c_int64, real, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
+                      ctypes.c_int64]),
+            ("scal", [ctypes.c_int64, real, ctypes.c_void_p, ctypes.c_int64]),
+        ):  # fmt: skip
+            for symbol in (f"scipy_cblas_{letter}{name}64_", f"cblas_{letter}{name}64_"):
+                routine = getattr(library, symbol, None)
+                if routine is not None:
+                    routine.argtypes, routine.restype = argtypes, None
+                    routines[letter + name] = routine
+                    break
+            else:
+                return {}
+    return routines
+
+
+def _answers_correctly(routines: dict[str, Callable[..., None]]) -> bool:
+    """Whether the routines compute ``y + 2x`` and ``y / 2`` of a small example exactly."""
+    for dtype, letter in _LETTERS.items():
+        x = np.arange(1, 6, dtype=dtype)
+        y = np.full(6, 10.0, dtype=dtype)  # one element more: it must stay untouched
+        routines[letter + "axpy"](5, 2.0, x.ctypes.data, 1, y.ctypes.data, 1)
+        routines[letter + "scal"](5, 0.5, y.ctypes.data, 1)
+        if y.tolist() != [6.0, 7.0, 8.0, 9.0, 10.0, 10.0]:
+            return False
+    return True
