@@ -133,6 +133,8 @@ def test_numpys_wheel_openblas_is_found_and_checked() -> None:
         (optim.SGD, {"lr": 0.1}),
         (optim.Adam, {"lr": 0.01}),
         (optim.AdamW, {"lr": 0.01, "weight_decay": 0.1}),
+        (optim.RMSprop, {"lr": 0.01}),
+        (optim.RMSprop, {"lr": 0.01, "momentum": 0.9, "centered": True}),
     ],
 )
 def test_optimizer_steps_by_blas_match_numpy_and_run_one_update_at_a_time(

@@ -466,6 +466,8 @@ class RMSprop(Optimizer):
     ``grad_avg`` (centered), as PyTorch.
     """
 
+    blas_threaded_update = True
+
     def __init__(
         self,
         params: ParamsArg,
@@ -511,21 +513,23 @@ class RMSprop(Optimizer):
         if weight_decay:
             grad = grad + weight_decay * param.data
         square_avg = state["square_avg"]
-        square_avg *= alpha
-        square_avg += (1.0 - alpha) * grad * grad
+        scale(square_avg, alpha)
+        add_scaled(square_avg, 1.0 - alpha, grad * grad)  # alpha * avg + (1 - alpha) * g^2
         if group["centered"]:
             grad_avg = state["grad_avg"]
-            grad_avg += (1.0 - alpha) * (grad - grad_avg)
-            avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+            scale(grad_avg, alpha)
+            add_scaled(grad_avg, 1.0 - alpha, grad)
+            avg = np.sqrt(square_avg - grad_avg * grad_avg)
         else:
-            avg = np.sqrt(square_avg) + eps
+            avg = np.sqrt(square_avg)
+        avg += eps
         if momentum > 0:
             buf = state.setdefault("momentum_buffer", np.zeros_like(param.data))
-            buf *= momentum
-            buf += grad / avg
-            param.data -= lr * buf
+            scale(buf, momentum)
+            add_scaled(buf, 1.0, np.divide(grad, avg, out=avg))
+            add_scaled(param.data, -lr, buf)
         else:
-            param.data -= lr * grad / avg
+            add_scaled(param.data, -lr, np.divide(grad, avg, out=avg))
 
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop"]
