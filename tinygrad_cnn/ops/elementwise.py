@@ -244,7 +244,7 @@ class Relu(Function):
 
     def forward(self, a: np.ndarray, *, inplace: bool = False) -> np.ndarray:
         out = _maximum_with_zero(a, in_place=inplace)
-        if self.is_recorded:  # (inference skips the mask: docs/performance.md)
+        if self.is_recorded:  # only backward reads the mask: none under no_grad()
             self.positive = out != 0  # a > 0, or NaN (as PyTorch); see docs/performance.md
         return out
 
