@@ -138,10 +138,11 @@ def _routines_of(library: ctypes.CDLL) -> dict[str, Callable[..., None]]:
 
 
 def _answers_correctly(routines: dict[str, Callable[..., None]]) -> bool:
-    """Whether the routines compute ``y + 2x`` and ``y / 2`` of a small example exactly."""
+    """Whether the routines compute ``y + 2x`` and ``y / 2`` of a small example exactly,
+    reading and writing the first five elements only."""
     for dtype, letter in _LETTERS.items():
-        x = np.arange(1, 6, dtype=dtype)
-        y = np.full(6, 10.0, dtype=dtype)  # one element more: it must stay untouched
+        x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 1000.0], dtype=dtype)
+        y = np.full(6, 10.0, dtype=dtype)  # the sixth elements must be neither read nor written
         routines[letter + "axpy"](5, 2.0, x.ctypes.data, 1, y.ctypes.data, 1)
         routines[letter + "scal"](5, 0.5, y.ctypes.data, 1)
         if y.tolist() != [6.0, 7.0, 8.0, 9.0, 10.0, 10.0]:
