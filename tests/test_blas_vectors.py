@@ -1,15 +1,16 @@
-"""``add_scaled`` and ``scale``: numpy's answer, by BLAS where it serves and numpy elsewhere."""
+"""``add_scaled``: numpy's answer, by BLAS where it serves and numpy elsewhere."""
 
 from __future__ import annotations
 
 import ctypes
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from tinygrad_cnn import Tensor, blas_vectors, optim
-from tinygrad_cnn.blas_vectors import BLAS_MIN_ELEMENTS, add_scaled, scale, uses_blas
+from tinygrad_cnn.blas_vectors import BLAS_MIN_ELEMENTS, add_scaled, uses_blas
 
 BIG = BLAS_MIN_ELEMENTS + 3  # an odd size: no routine may assume a multiple of its SIMD width
 has_blas = bool(blas_vectors._blas())
@@ -23,27 +24,26 @@ def without_blas(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("size", [5, BIG])
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_add_scaled_and_scale_give_numpys_values(dtype: type, size: int, order: str) -> None:
+@pytest.mark.parametrize("scale_y", [1.0, 0.9])
+def test_add_scaled_gives_numpys_values(dtype: type, size: int, order: str, scale_y: float) -> None:
     rng = np.random.default_rng(0)
     shape = (size, 1) if order == "C" else (1, size)
     x = np.asarray(rng.standard_normal(shape), dtype=dtype, order=order)
     y = np.asarray(rng.standard_normal(shape), dtype=dtype, order=order)
-    product = dtype(-0.37) * x
-    expected, magnitude = y + product, np.abs(y) + np.abs(product)
-    add_scaled(y, -0.37, x)
-    # axpy may fuse the multiply and the add (one rounding instead of two): the results
-    # differ by at most a rounding of the operands' size, not of the (cancelling) sum's
-    assert np.all(np.abs(y - expected) <= 2 * np.finfo(dtype).eps * magnitude)
-    expected = y * dtype(0.9)
-    scale(y, 0.9)
-    np.testing.assert_array_equal(y, expected)  # one multiply: the same rounding
-    assert y.dtype == dtype and y.shape == shape
+    kept, product = dtype(scale_y) * y, dtype(-0.37) * x
+    expected, magnitude = kept + product, np.abs(kept) + np.abs(product)
+    add_scaled(y, -0.37, x, scale_y=scale_y)
+    # BLAS may fuse the multiplies and the add (one rounding instead of two or three): the
+    # results differ by a rounding of the operands' size, not of the (cancelling) sum's
+    assert np.all(np.abs(y - expected) <= 3 * np.finfo(dtype).eps * magnitude)
+    assert y.dtype == dtype and y.shape == shape and y.flags[f"{order}_CONTIGUOUS"]
 
 
 @pytest.mark.skipif(not has_blas, reason="numpy here does not ship OpenBLAS's vector routines")
 def test_blas_serves_big_contiguous_float_arrays_only() -> None:
     big, big32 = np.ones(BIG), np.ones(BIG, dtype=np.float32)
     assert uses_blas(big, np.ones(BIG)) and uses_blas(big32) and uses_blas(np.ones((BIG, 2)).T)
+    assert uses_blas(big, big32.astype(np.float64))
     refused = [
         (np.ones(5), np.ones(5)),  # small
         (big, big32),  # dtypes differ
@@ -76,37 +76,33 @@ def test_refused_arrays_get_numpys_exact_update() -> None:
 def test_without_blas_the_same_updates_run_in_numpy(without_blas: None) -> None:
     x, y = np.linspace(0, 1, BIG), np.linspace(1, 2, BIG)
     assert not uses_blas(y, x) and not uses_blas(y)
-    expected = (y + 3.0 * x) * 0.25
+    expected = (y + 3.0 * x) * 0.25 + x
     add_scaled(y, 3.0, x)
-    scale(y, 0.25)
+    add_scaled(y, 1.0, x, scale_y=0.25)
     np.testing.assert_array_equal(y, expected)
 
 
 def test_a_routine_with_a_wrong_answer_is_not_trusted() -> None:
-    def dscal(n: int, alpha: float, x: int, incx: int) -> None:
-        values = (ctypes.c_double * n).from_address(x)
-        for i in range(n):
-            values[i] *= alpha
+    def routine(real: type, scales_y: bool) -> Callable[..., None]:
+        """A BLAS-like y = a * x + b * y over n elements at raw addresses (b = 1: axpy)."""
 
-    def sscal(n: int, alpha: float, x: int, incx: int) -> None:
-        values = (ctypes.c_float * n).from_address(x)
-        for i in range(n):
-            values[i] *= alpha
+        def update(n: int, a: float, x: int, incx: int, *rest: float) -> None:
+            b, y = (rest[0], int(rest[1])) if scales_y else (1.0, int(rest[0]))
+            xs, ys = (real * n).from_address(x), (real * n).from_address(y)
+            for i in range(n):
+                ys[i] = a * xs[i] + b * ys[i]
 
-    def saxpy(n: int, alpha: float, x: int, incx: int, y: int, incy: int) -> None:
-        xs, ys = (ctypes.c_float * n).from_address(x), (ctypes.c_float * n).from_address(y)
-        for i in range(n):
-            ys[i] += alpha * xs[i]
+        return update
 
-    def daxpy(n: int, alpha: float, x: int, incx: int, y: int, incy: int) -> None:
-        xs, ys = (ctypes.c_double * n).from_address(x), (ctypes.c_double * n).from_address(y)
-        for i in range(n):
-            ys[i] += alpha * xs[i]
-
-    right = {"saxpy": saxpy, "sscal": sscal, "daxpy": daxpy, "dscal": dscal}
+    right = {
+        "saxpy": routine(ctypes.c_float, False),
+        "saxpby": routine(ctypes.c_float, True),
+        "daxpy": routine(ctypes.c_double, False),
+        "daxpby": routine(ctypes.c_double, True),
+    }
     assert blas_vectors._answers_correctly(right)
     assert not blas_vectors._answers_correctly({**right, "daxpy": lambda *args: None})
-    assert not blas_vectors._answers_correctly({**right, "sscal": lambda *args: None})
+    assert not blas_vectors._answers_correctly({**right, "saxpby": lambda *args: None})
 
 
 def test_a_library_without_every_routine_gives_none() -> None:
@@ -122,7 +118,7 @@ def test_a_library_without_every_routine_gives_none() -> None:
 )
 def test_numpys_wheel_openblas_is_found_and_checked() -> None:
     blas_vectors._blas.cache_clear()
-    assert sorted(blas_vectors._blas()) == ["daxpy", "dscal", "saxpy", "sscal"]
+    assert sorted(blas_vectors._blas()) == ["daxpby", "daxpy", "saxpby", "saxpy"]
 
 
 @pytest.mark.parametrize(

@@ -1,26 +1,26 @@
-"""``y += alpha * x`` and ``x *= alpha`` in one pass each, on the BLAS's own threads.
+"""``y = b * y + a * x`` in one pass, on the BLAS's own threads.
 
-numpy has no fused multiply-add: ``y += alpha * x`` is two passes over memory (the product
-into a temporary, then the sum), each on one core. BLAS has the operation itself (``axpy``;
-``scal`` for ``x *= alpha``) and OpenBLAS runs it on its own threads, the ones that
-spin-wait after every matrix product anyway. An optimizer's step is mostly such passes:
-SGD with momentum is ``buf = momentum * buf + grad`` and ``p -= lr * buf``, four numpy
-passes on one core, or three BLAS calls on two. Measured on this project's 2-core machine
-(docs/performance.md, eighth round): over 1M float32, ``p -= lr * buf`` 228 us in numpy and
-53-97 us as one ``axpy``; the benchmark's ``sgd_step`` and ``adam_step`` gain the most.
+numpy has no fused multiply-add: ``y += a * x`` is two passes over memory (the product into
+a temporary, then the sum), each on one core, and ``y = b * y + a * x`` three. BLAS has the
+operation itself (``axpy``, and OpenBLAS's ``axpby`` with the ``b``) and OpenBLAS runs it on
+its own threads, the ones that spin-wait after every matrix product anyway. An optimizer's
+step is mostly such updates: SGD with momentum is ``buf = momentum * buf + grad`` and
+``p -= lr * buf``, four numpy passes on one core or two BLAS calls. Measured on this
+project's 2-core machine (docs/performance.md, eighth round): over 1M float32,
+``p -= lr * buf`` took 228 us in numpy and 53-97 us as one ``axpy``.
 
 numpy does not expose BLAS's vector routines, so :func:`_blas` looks for the OpenBLAS that
 numpy's wheels ship (in ``numpy.libs`` or ``numpy/.dylibs``, already loaded by numpy) and
 its 64-bit-integer entry points (``scipy_cblas_saxpy64_`` in numpy 2, ``cblas_saxpy64_``
 before), and checks them on a small example before trusting them. Everywhere else (a numpy
 built on another BLAS, arrays of other dtypes, small, not contiguous, or sharing memory) the
-same update runs in numpy; the two differ only in rounding (``axpy`` may fuse the multiply
-and the add)::
+same update runs in numpy; the two differ only in rounding (BLAS may fuse the multiply and
+the add)::
 
-    from tinygrad_cnn.blas_vectors import add_scaled, scale
+    from tinygrad_cnn.blas_vectors import add_scaled
 
-    scale(buf, 0.9)          # buf *= 0.9
-    add_scaled(buf, 1.0, g)  # buf += g
+    add_scaled(buf, 1.0, g, scale_y=0.9)  # buf = 0.9 * buf + g
+    add_scaled(p, -0.01, buf)             # p -= 0.01 * buf
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ _C_TYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c
 _LETTERS = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}
 
 
-def add_scaled(y: np.ndarray, alpha: float, x: np.ndarray) -> None:
-    """``y += alpha * x`` in place (BLAS ``axpy``).
+def add_scaled(y: np.ndarray, alpha: float, x: np.ndarray, scale_y: float = 1.0) -> None:
+    """``y = scale_y * y + alpha * x`` in place: BLAS ``axpy`` (``scale_y`` 1) or ``axpby``.
 
     Parameters
     ----------
@@ -51,40 +51,43 @@ def add_scaled(y: np.ndarray, alpha: float, x: np.ndarray) -> None:
         Updated in place; the same shape and dtype as ``x``.
     alpha : float
     x : ndarray
+    scale_y : float, default 1.0
     """
-    axpy = _routine("axpy", y, x)
-    if axpy is None:
+    if scale_y == 1.0:
+        axpy = _routine("axpy", y, x)
+        if axpy is None:
+            y += x if alpha == 1.0 else alpha * x
+        else:
+            axpy(y.size, float(alpha), x.ctypes.data, 1, y.ctypes.data, 1)
+        return
+    axpby = _routine("axpby", y, x)
+    if axpby is None:
+        y *= scale_y
         y += x if alpha == 1.0 else alpha * x
     else:
-        axpy(y.size, float(alpha), x.ctypes.data, 1, y.ctypes.data, 1)
+        axpby(y.size, float(alpha), x.ctypes.data, 1, float(scale_y), y.ctypes.data, 1)
 
 
-def scale(x: np.ndarray, alpha: float) -> None:
-    """``x *= alpha`` in place (BLAS ``scal``)."""
-    scal = _routine("scal", x)
-    if scal is None:
-        x *= alpha
-    else:
-        scal(x.size, float(alpha), x.ctypes.data, 1)
+def uses_blas(y: np.ndarray, x: np.ndarray | None = None) -> bool:
+    """Whether :func:`add_scaled` would call BLAS for ``y`` and ``x`` (by default, an
+    array like ``y``)."""
+    return _routine("axpy", y, y if x is None else x, check_overlap=x is not None) is not None
 
 
-def uses_blas(*arrays: np.ndarray) -> bool:
-    """Whether :func:`add_scaled` (two arrays) or :func:`scale` (one) would call BLAS."""
-    return _routine("axpy" if len(arrays) == 2 else "scal", *arrays) is not None
-
-
-def _routine(name: str, y: np.ndarray, x: np.ndarray | None = None) -> Callable[..., None] | None:
+def _routine(
+    name: str, y: np.ndarray, x: np.ndarray, check_overlap: bool = True
+) -> Callable[..., None] | None:
     """The BLAS routine ``name`` for these arrays, or None where numpy should run instead."""
     if y.size < BLAS_MIN_ELEMENTS or not y.flags.writeable:
         return None
-    if x is not None and (
+    if (
         x.shape != y.shape
         or x.dtype != y.dtype
         or not (
             (x.flags.c_contiguous and y.flags.c_contiguous)
             or (x.flags.f_contiguous and y.flags.f_contiguous)
         )
-        or np.may_share_memory(x, y)
+        or (check_overlap and np.may_share_memory(x, y))
     ):
         return None
     if y.dtype not in _LETTERS or not (y.flags.c_contiguous or y.flags.f_contiguous):
@@ -94,7 +97,7 @@ def _routine(name: str, y: np.ndarray, x: np.ndarray | None = None) -> Callable[
 
 @functools.cache
 def _blas() -> dict[str, Callable[..., None]]:
-    """numpy's OpenBLAS vector routines by name (``"saxpy"``, ``"dscal"`` ...), checked on a
+    """numpy's OpenBLAS vector routines by name (``"saxpy"``, ``"daxpby"`` ...), checked on a
     small example; empty where they are not found or give a wrong answer."""
     for library in _openblas_files():
         try:
@@ -117,14 +120,15 @@ def _openblas_files() -> list[Path]:
 
 
 def _routines_of(library: ctypes.CDLL) -> dict[str, Callable[..., None]]:
-    """The 64-bit-integer ``?axpy`` and ``?scal`` of ``library`` (all four, or none)."""
+    """The 64-bit-integer ``?axpy`` and ``?axpby`` of ``library`` (all four, or none)."""
     routines = {}
     for dtype, letter in _LETTERS.items():
         real = _C_TYPES[dtype]
         for name, argtypes in (
             ("axpy", [ctypes.c_int64, real, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
                       ctypes.c_int64]),
-            ("scal", [ctypes.c_int64, real, ctypes.c_void_p, ctypes.c_int64]),
+            ("axpby", [ctypes.c_int64, real, ctypes.c_void_p, ctypes.c_int64, real,
+                       ctypes.c_void_p, ctypes.c_int64]),
         ):  # fmt: skip
             for symbol in (f"scipy_cblas_{letter}{name}64_", f"cblas_{letter}{name}64_"):
                 routine = getattr(library, symbol, None)
@@ -138,13 +142,13 @@ def _routines_of(library: ctypes.CDLL) -> dict[str, Callable[..., None]]:
 
 
 def _answers_correctly(routines: dict[str, Callable[..., None]]) -> bool:
-    """Whether the routines compute ``y + 2x`` and ``y / 2`` of a small example exactly,
-    reading and writing the first five elements only."""
+    """Whether the routines compute ``y + 2x`` and then ``y / 2 + x`` of a small example
+    exactly, reading and writing the first five elements only."""
     for dtype, letter in _LETTERS.items():
         x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 1000.0], dtype=dtype)
         y = np.full(6, 10.0, dtype=dtype)  # the sixth elements must be neither read nor written
         routines[letter + "axpy"](5, 2.0, x.ctypes.data, 1, y.ctypes.data, 1)
-        routines[letter + "scal"](5, 0.5, y.ctypes.data, 1)
-        if y.tolist() != [6.0, 7.0, 8.0, 9.0, 10.0, 10.0]:
+        routines[letter + "axpby"](5, 1.0, x.ctypes.data, 1, 0.5, y.ctypes.data, 1)
+        if y.tolist() != [7.0, 9.0, 11.0, 13.0, 15.0, 10.0]:
             return False
     return True

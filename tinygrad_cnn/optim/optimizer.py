@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tinygrad_cnn.blas_vectors import add_scaled, scale
+from tinygrad_cnn.blas_vectors import add_scaled
 from tinygrad_cnn.optim.parallel import UpdatePool
 from tinygrad_cnn.tensor import Tensor
 
@@ -54,7 +54,7 @@ class Optimizer:
     """
 
     # True where ``_update`` runs its passes over big arrays through blas_vectors (BLAS's
-    # axpy and scal, on the BLAS's threads): step() then runs the updates one at a time.
+    # axpy and axpby, on the BLAS's threads): step() then runs the updates one at a time.
     blas_threaded_update: ClassVar[bool] = False
 
     def __init__(self, params: ParamsArg, defaults: dict[str, Any]) -> None:
@@ -311,8 +311,7 @@ class SGD(Optimizer):
             if buf is None:
                 buf = state["momentum_buffer"] = np.array(grad, dtype=param.dtype, copy=True)
             else:  # buf = momentum * buf + (1 - dampening) * grad
-                scale(buf, momentum)
-                add_scaled(buf, 1.0 - float(group["dampening"]), grad)
+                add_scaled(buf, 1.0 - float(group["dampening"]), grad, scale_y=momentum)
             grad = grad + momentum * buf if group["nesterov"] else buf
         add_scaled(param.data, -lr, grad)  # p -= lr * grad
 
@@ -398,13 +397,11 @@ class Adam(Optimizer):
             grad = grad + weight_decay * param.data
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         # In place, through one scratch array (a new array per operation cost 12 % of the
-        # step, MLP of issue 15), and by BLAS's axpy and scal where numpy's BLAS has them
-        # (blas_vectors: one pass on the BLAS's threads instead of two on one core)
-        scale(exp_avg, beta1)
-        add_scaled(exp_avg, 1.0 - beta1, grad)  # exp_avg = beta1 * exp_avg + (1 - beta1) * grad
+        # step, MLP of issue 15), and by BLAS where numpy's BLAS serves (blas_vectors: one
+        # pass on the BLAS's threads instead of three on one core)
+        add_scaled(exp_avg, 1.0 - beta1, grad, scale_y=beta1)  # b1 * m + (1 - b1) * g
         scratch = np.multiply(grad, grad)
-        scale(exp_avg_sq, beta2)
-        add_scaled(exp_avg_sq, 1.0 - beta2, scratch)  # the same with grad * grad
+        add_scaled(exp_avg_sq, 1.0 - beta2, scratch, scale_y=beta2)  # the same with g * g
         second = exp_avg_sq
         if group["amsgrad"]:
             second = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
@@ -513,20 +510,17 @@ class RMSprop(Optimizer):
         if weight_decay:
             grad = grad + weight_decay * param.data
         square_avg = state["square_avg"]
-        scale(square_avg, alpha)
-        add_scaled(square_avg, 1.0 - alpha, grad * grad)  # alpha * avg + (1 - alpha) * g^2
+        add_scaled(square_avg, 1.0 - alpha, grad * grad, scale_y=alpha)  # a * avg + (1 - a) g^2
         if group["centered"]:
             grad_avg = state["grad_avg"]
-            scale(grad_avg, alpha)
-            add_scaled(grad_avg, 1.0 - alpha, grad)
+            add_scaled(grad_avg, 1.0 - alpha, grad, scale_y=alpha)
             avg = np.sqrt(square_avg - grad_avg * grad_avg)
         else:
             avg = np.sqrt(square_avg)
         avg += eps
         if momentum > 0:
             buf = state.setdefault("momentum_buffer", np.zeros_like(param.data))
-            scale(buf, momentum)
-            add_scaled(buf, 1.0, np.divide(grad, avg, out=avg))
+            add_scaled(buf, 1.0, np.divide(grad, avg, out=avg), scale_y=momentum)
             add_scaled(param.data, -lr, buf)
         else:
             add_scaled(param.data, -lr, np.divide(grad, avg, out=avg))
