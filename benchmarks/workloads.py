@@ -293,13 +293,9 @@ def _inferrer(framework: str, net: str, seed: int | None, tuner: Any = None) -> 
     return infer, model
 
 
-def _stepper(
-    framework: str, optimizer: str, seed: int, tuner: Any = None
-) -> tuple[Callable[[int], float], list]:
+def _stepper(framework: str, optimizer: str, seed: int) -> tuple[Callable[[int], float], list]:
     """``step(n)``: ``n`` optimizer steps on fixed gradients (set once by a backward of
-    ``sum(p * g)``, so no ``.grad`` is written by hand); returns a parameter's first entry.
-    A tuner (tinygrad_cnn only: its SGD and Adam update big parameters by BLAS) times each
-    step, as in :func:`tinygrad_trainer`."""
+    ``sum(p * g)``, so no ``.grad`` is written by hand); returns a parameter's first entry."""
     arrays, grads = step_arrays(seed)
     if framework == "torch":
         import torch
@@ -323,12 +319,10 @@ def _stepper(
             return float(first.numpy()[0, 0])
 
     opt = _optimizer(framework, optimizer, params)
-    timed_step = tuner.step if tuner is not None else contextlib.nullcontext
 
     def step(steps: int) -> float:
         for _ in range(steps):
-            with timed_step():
-                opt.step()
+            opt.step()
         return value()
 
     return step, params
@@ -358,9 +352,8 @@ def build(
 
     ``seed=None`` (PyTorch only) keeps PyTorch's own initial weights; ``digits=False`` uses
     numpy noise instead of synthetic digits. Both keep a PyTorch process free of tinygrad_cnn
-    (for the memory measurement). ``tune_threads`` (tinygrad_cnn) runs each step inside a
-    ``BlasThreadTuner`` (the runner's ``tuner``): training, inference and the optimizer steps
-    alone, whose big updates run on the BLAS's threads too.
+    (for the memory measurement). ``tune_threads`` (tinygrad_cnn's training and inference
+    workloads) runs each step inside a ``BlasThreadTuner`` (the runner's ``tuner``).
     """
     if framework not in FRAMEWORKS:
         raise ValueError(f"build: unknown framework {framework!r}; choose one of {FRAMEWORKS}")
@@ -368,14 +361,9 @@ def build(
         raise ValueError(f"build: unknown workload {name!r}; choose one of {list(WORKLOADS)}")
     workload = WORKLOADS[name]
     tuner = None
-    if tune_threads and framework != "torch":
-        from tinygrad_cnn.blas_threads import BlasThreadTuner
-
-        tuner = BlasThreadTuner()
     if workload.mode == "step":
-        seed = 0 if seed is None else seed
-        step, params = _stepper(framework, workload.optimizer, seed, tuner)
-        return Runner(workload, step, lambda: [_as_numpy(p) for p in params], tuner)
+        step, params = _stepper(framework, workload.optimizer, 0 if seed is None else seed)
+        return Runner(workload, step, lambda: [_as_numpy(p) for p in params])
     if framework == "torch":
         if workload.mode == "infer":
             loop, model = _inferrer(framework, workload.net, seed)
@@ -383,6 +371,10 @@ def build(
             loop, model = torch_trainer(workload.net, seed, workload.optimizer)
     else:
         seed = 0 if seed is None else seed
+        if tune_threads:
+            from tinygrad_cnn.blas_threads import BlasThreadTuner
+
+            tuner = BlasThreadTuner()
         if workload.mode == "infer":
             loop, model = _inferrer(framework, workload.net, seed, tuner)
         else:

@@ -184,17 +184,6 @@ def test_each_workload_starts_identically_in_both_frameworks(name: str) -> None:
         assert ours.run(1) == pytest.approx(theirs.run(1), rel=1e-4, abs=1e-6)
 
 
-@pytest.mark.parametrize("name", ["sgd_step", "lenet_infer", "seed"])
-def test_tuned_workloads_time_every_step_in_the_tuner(name: str) -> None:
-    """tinygrad_cnn's steps, the optimizer's alone included (its big updates run on the
-    BLAS's threads), run inside the BlasThreadTuner when asked, and only then."""
-    pytest.importorskip("threadpoolctl")
-    tuned = workloads.build("tinygrad_cnn", name, tune_threads=True)
-    tuned.run(3)
-    assert tuned.tuner is not None and tuned.tuner.steps == 3
-    assert workloads.build("tinygrad_cnn", name).tuner is None
-
-
 def test_build_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="unknown workload 'resnet'"):
         workloads.build("tinygrad_cnn", "resnet")

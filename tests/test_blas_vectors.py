@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 
 from tinygrad_cnn import Tensor, blas_vectors, optim
-from tinygrad_cnn.blas_vectors import BLAS_MIN_ELEMENTS, add_scaled, uses_blas
+from tinygrad_cnn.blas_vectors import BLAS_MIN_ELEMENTS, add_scaled
 
 BIG = BLAS_MIN_ELEMENTS + 3  # an odd size: no routine may assume a multiple of its SIMD width
 has_blas = bool(blas_vectors._blas())
+
+
+def uses_blas(y: np.ndarray, x: np.ndarray) -> bool:
+    return blas_vectors._axpby_for(y, x) is not None
 
 
 @pytest.fixture
@@ -42,7 +46,8 @@ def test_add_scaled_gives_numpys_values(dtype: type, size: int, order: str, scal
 @pytest.mark.skipif(not has_blas, reason="numpy here does not ship OpenBLAS's vector routines")
 def test_blas_serves_big_contiguous_float_arrays_only() -> None:
     big, big32 = np.ones(BIG), np.ones(BIG, dtype=np.float32)
-    assert uses_blas(big, np.ones(BIG)) and uses_blas(big32) and uses_blas(np.ones((BIG, 2)).T)
+    assert uses_blas(big, np.ones(BIG)) and uses_blas(big32, big32.copy())
+    assert uses_blas(np.ones((BIG, 2)).T, np.ones((BIG, 2)).T)  # F-ordered, both
     assert uses_blas(big, big32.astype(np.float64))
     refused = [
         (np.ones(5), np.ones(5)),  # small
@@ -57,7 +62,7 @@ def test_blas_serves_big_contiguous_float_arrays_only() -> None:
         assert not uses_blas(y, x)
     read_only = np.ones(BIG)
     read_only.flags.writeable = False
-    assert not uses_blas(read_only)
+    assert not uses_blas(read_only, big)
 
 
 def test_refused_arrays_get_numpys_exact_update() -> None:
@@ -75,7 +80,7 @@ def test_refused_arrays_get_numpys_exact_update() -> None:
 
 def test_without_blas_the_same_updates_run_in_numpy(without_blas: None) -> None:
     x, y = np.linspace(0, 1, BIG), np.linspace(1, 2, BIG)
-    assert not uses_blas(y, x) and not uses_blas(y)
+    assert not uses_blas(y, x)
     expected = (y + 3.0 * x) * 0.25 + x
     add_scaled(y, 3.0, x)
     add_scaled(y, 1.0, x, scale_y=0.25)
@@ -83,33 +88,32 @@ def test_without_blas_the_same_updates_run_in_numpy(without_blas: None) -> None:
 
 
 def test_a_routine_with_a_wrong_answer_is_not_trusted() -> None:
-    def routine(real: type, scales_y: bool) -> Callable[..., None]:
-        """A BLAS-like y = a * x + b * y over n elements at raw addresses (b = 1: axpy)."""
+    def axpby(real: type) -> Callable[..., None]:
+        """A BLAS-like y = a * x + b * y over n elements at raw addresses."""
 
-        def update(n: int, a: float, x: int, incx: int, *rest: float) -> None:
-            b, y = (rest[0], int(rest[1])) if scales_y else (1.0, int(rest[0]))
+        def update(n: int, a: float, x: int, incx: int, b: float, y: int, incy: int) -> None:
             xs, ys = (real * n).from_address(x), (real * n).from_address(y)
             for i in range(n):
                 ys[i] = a * xs[i] + b * ys[i]
 
         return update
 
-    right = {
-        "saxpy": routine(ctypes.c_float, False),
-        "saxpby": routine(ctypes.c_float, True),
-        "daxpy": routine(ctypes.c_double, False),
-        "daxpby": routine(ctypes.c_double, True),
-    }
+    def past_the_end(real: type) -> Callable[..., None]:
+        """Right on n elements, but it also updates element n."""
+        right = axpby(real)
+        return lambda n, *args: right(n + 1, *args)
+
+    right = {"s": axpby(ctypes.c_float), "d": axpby(ctypes.c_double)}
     assert blas_vectors._answers_correctly(right)
-    assert not blas_vectors._answers_correctly({**right, "daxpy": lambda *args: None})
-    assert not blas_vectors._answers_correctly({**right, "saxpby": lambda *args: None})
+    assert not blas_vectors._answers_correctly({**right, "d": lambda *args: None})
+    assert not blas_vectors._answers_correctly({**right, "s": past_the_end(ctypes.c_float)})
 
 
-def test_a_library_without_every_routine_gives_none() -> None:
-    class OnlySaxpy:
-        scipy_cblas_saxpy64_ = ctypes.CFUNCTYPE(None)(lambda: None)
+def test_a_library_without_both_routines_gives_none() -> None:
+    class OnlySingle:
+        scipy_cblas_saxpby64_ = ctypes.CFUNCTYPE(None)(lambda: None)
 
-    assert blas_vectors._routines_of(OnlySaxpy()) == {}  # type: ignore[arg-type]
+    assert blas_vectors._routines_of(OnlySingle()) == {}  # type: ignore[arg-type]
 
 
 @pytest.mark.skipif(
@@ -118,7 +122,7 @@ def test_a_library_without_every_routine_gives_none() -> None:
 )
 def test_numpys_wheel_openblas_is_found_and_checked() -> None:
     blas_vectors._blas.cache_clear()
-    assert sorted(blas_vectors._blas()) == ["daxpby", "daxpy", "saxpby", "saxpy"]
+    assert sorted(blas_vectors._blas()) == ["d", "s"]
 
 
 @pytest.mark.parametrize(
@@ -133,17 +137,14 @@ def test_numpys_wheel_openblas_is_found_and_checked() -> None:
         (optim.RMSprop, {"lr": 0.01, "momentum": 0.9, "centered": True}),
     ],
 )
-def test_optimizer_steps_by_blas_match_numpy_and_run_one_update_at_a_time(
+def test_optimizer_steps_by_blas_match_numpy_and_are_the_same_side_by_side(
     cls: type, kwargs: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Big parameters: the steps by BLAS agree with the numpy steps to rounding, and with
-    BLAS serving them the updates are not also spread over the optimizer's threads."""
+    """Big parameters: the steps by BLAS agree with the numpy steps to rounding, and are
+    exactly the same when the optimizer's threads run the updates side by side."""
     from tinygrad_cnn.optim import parallel
 
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_ELEMENTS", 0)
-    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
-
-    def train() -> tuple[list[np.ndarray], object]:
+    def train() -> tuple[list[np.ndarray], bool]:
         rng = np.random.default_rng(3)
         params = [
             Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
@@ -154,12 +155,16 @@ def test_optimizer_steps_by_blas_match_numpy_and_run_one_update_at_a_time(
             for p in params:
                 p.grad = Tensor(rng.standard_normal(p.shape).astype(np.float32))
             opt.step()
-        return [p.numpy().copy() for p in params], opt
+        return [p.numpy().copy() for p in params], opt._pool._executor is not None
 
-    by_blas, opt = train()
-    assert (opt._pool._executor is None) == has_blas  # BLAS's threads, or the optimizer's
+    one_thread, threaded = train()
+    assert not threaded  # 82K elements: below the optimizer's threshold
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    side_by_side, threaded = train()
+    assert threaded
     monkeypatch.setattr(blas_vectors, "_blas", lambda: {})
-    by_numpy, opt = train()
-    assert opt._pool._executor is not None
-    for a, b in zip(by_blas, by_numpy, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    by_numpy, _ = train()
+    for a, b, c in zip(one_thread, side_by_side, by_numpy, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)

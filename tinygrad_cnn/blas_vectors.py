@@ -1,20 +1,21 @@
-"""``y = b * y + a * x`` in one pass, on the BLAS's own threads.
+"""``y = b * y + a * x`` in one pass over memory, by the BLAS that numpy loads.
 
 numpy has no fused multiply-add: ``y += a * x`` is two passes over memory (the product into
-a temporary, then the sum), each on one core, and ``y = b * y + a * x`` three. BLAS has the
-operation itself (``axpy``, and OpenBLAS's ``axpby`` with the ``b``) and OpenBLAS runs it on
-its own threads, the ones that spin-wait after every matrix product anyway. An optimizer's
-step is mostly such updates: SGD with momentum is ``buf = momentum * buf + grad`` and
-``p -= lr * buf``, four numpy passes on one core or two BLAS calls. Measured on this
-project's 2-core machine (docs/performance.md, eighth round): over 1M float32,
-``p -= lr * buf`` took 228 us in numpy and 53-97 us as one ``axpy``.
+a temporary, then the sum) and ``y = b * y + a * x`` three. BLAS has the operation itself
+(OpenBLAS's ``axpby``), one pass. An optimizer's step is mostly such updates: SGD with
+momentum is ``buf = momentum * buf + grad`` and ``p -= lr * buf``, four numpy passes or two
+``axpby`` calls. OpenBLAS runs ``axpby`` on the calling thread, so the optimizer's own threads
+(:mod:`tinygrad_cnn.optim.parallel`) can run several parameters' updates side by side
+without contending for the BLAS's threads. Measured on this project's 2-core machine
+(docs/performance.md, eighth round): SGD's step over 4M parameters 260-335 -> 554-703 steps/s,
+Adam's 111-123 -> 185-224.
 
 numpy does not expose BLAS's vector routines, so :func:`_blas` looks for the OpenBLAS that
 numpy's wheels ship (in ``numpy.libs`` or ``numpy/.dylibs``, already loaded by numpy) and
-its 64-bit-integer entry points (``scipy_cblas_saxpy64_`` in numpy 2, ``cblas_saxpy64_``
+its 64-bit-integer entry points (``scipy_cblas_saxpby64_`` in numpy 2, ``cblas_saxpby64_``
 before), and checks them on a small example before trusting them. Everywhere else (a numpy
 built on another BLAS, arrays of other dtypes, small, not contiguous, or sharing memory) the
-same update runs in numpy; the two differ only in rounding (BLAS may fuse the multiply and
+same update runs in numpy; the two differ only in rounding (BLAS may fuse the multiplies and
 the add)::
 
     from tinygrad_cnn.blas_vectors import add_scaled
@@ -34,8 +35,7 @@ import numpy as np
 
 # Below this many elements the numpy update is as fast (an SGD update over 16K floats: 15 us
 # in numpy, 19 us by BLAS; over 64K: 42 against 32 us): the foreign call and its argument
-# conversion cost a few microseconds, and OpenBLAS runs vectors under 10,000 elements on one
-# thread anyway.
+# conversion cost a few microseconds.
 BLAS_MIN_ELEMENTS = 1 << 16
 
 _C_TYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
@@ -43,7 +43,7 @@ _LETTERS = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}
 
 
 def add_scaled(y: np.ndarray, alpha: float, x: np.ndarray, scale_y: float = 1.0) -> None:
-    """``y = scale_y * y + alpha * x`` in place: BLAS ``axpy`` (``scale_y`` 1) or ``axpby``.
+    """``y = scale_y * y + alpha * x`` in place (BLAS ``axpby`` where it serves).
 
     Parameters
     ----------
@@ -53,52 +53,37 @@ def add_scaled(y: np.ndarray, alpha: float, x: np.ndarray, scale_y: float = 1.0)
     x : ndarray
     scale_y : float, default 1.0
     """
-    if scale_y == 1.0:
-        axpy = _routine("axpy", y, x)
-        if axpy is None:
-            y += x if alpha == 1.0 else alpha * x
-        else:
-            axpy(y.size, float(alpha), x.ctypes.data, 1, y.ctypes.data, 1)
-        return
-    axpby = _routine("axpby", y, x)
-    if axpby is None:
-        y *= scale_y
-        y += x if alpha == 1.0 else alpha * x
-    else:
+    axpby = _axpby_for(y, x)
+    if axpby is not None:
         axpby(y.size, float(alpha), x.ctypes.data, 1, float(scale_y), y.ctypes.data, 1)
+        return
+    if scale_y != 1.0:
+        y *= scale_y
+    y += x if alpha == 1.0 else alpha * x
 
 
-def uses_blas(y: np.ndarray, x: np.ndarray | None = None) -> bool:
-    """Whether :func:`add_scaled` would call BLAS for ``y`` and ``x`` (by default, an
-    array like ``y``)."""
-    return _routine("axpy", y, y if x is None else x, check_overlap=x is not None) is not None
-
-
-def _routine(
-    name: str, y: np.ndarray, x: np.ndarray, check_overlap: bool = True
-) -> Callable[..., None] | None:
-    """The BLAS routine ``name`` for these arrays, or None where numpy should run instead."""
-    if y.size < BLAS_MIN_ELEMENTS or not y.flags.writeable:
-        return None
+def _axpby_for(y: np.ndarray, x: np.ndarray) -> Callable[..., None] | None:
+    """BLAS's ``axpby`` for these arrays, or None where numpy should run instead."""
     if (
-        x.shape != y.shape
+        y.size < BLAS_MIN_ELEMENTS
+        or y.dtype not in _LETTERS
         or x.dtype != y.dtype
+        or x.shape != y.shape
+        or not y.flags.writeable
         or not (
             (x.flags.c_contiguous and y.flags.c_contiguous)
             or (x.flags.f_contiguous and y.flags.f_contiguous)
         )
-        or (check_overlap and np.may_share_memory(x, y))
+        or np.may_share_memory(x, y)
     ):
         return None
-    if y.dtype not in _LETTERS or not (y.flags.c_contiguous or y.flags.f_contiguous):
-        return None
-    return _blas().get(_LETTERS[y.dtype] + name)
+    return _blas().get(_LETTERS[y.dtype])
 
 
 @functools.cache
 def _blas() -> dict[str, Callable[..., None]]:
-    """numpy's OpenBLAS vector routines by name (``"saxpy"``, ``"daxpby"`` ...), checked on a
-    small example; empty where they are not found or give a wrong answer."""
+    """numpy's OpenBLAS ``axpby`` by dtype letter (``"s"``, ``"d"``), checked on a small
+    example; empty where it is not found or gives a wrong answer."""
     for library in _openblas_files():
         try:
             routines = _routines_of(ctypes.CDLL(str(library)))
@@ -120,24 +105,20 @@ def _openblas_files() -> list[Path]:
 
 
 def _routines_of(library: ctypes.CDLL) -> dict[str, Callable[..., None]]:
-    """The 64-bit-integer ``?axpy`` and ``?axpby`` of ``library`` (all four, or none)."""
+    """The 64-bit-integer ``saxpby`` and ``daxpby`` of ``library`` (both, or none)."""
     routines = {}
     for dtype, letter in _LETTERS.items():
         real = _C_TYPES[dtype]
-        for name, argtypes in (
-            ("axpy", [ctypes.c_int64, real, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
-                      ctypes.c_int64]),
-            ("axpby", [ctypes.c_int64, real, ctypes.c_void_p, ctypes.c_int64, real,
-                       ctypes.c_void_p, ctypes.c_int64]),
-        ):  # fmt: skip
-            for symbol in (f"scipy_cblas_{letter}{name}64_", f"cblas_{letter}{name}64_"):
-                routine = getattr(library, symbol, None)
-                if routine is not None:
-                    routine.argtypes, routine.restype = argtypes, None
-                    routines[letter + name] = routine
-                    break
-            else:
-                return {}
+        for symbol in (f"scipy_cblas_{letter}axpby64_", f"cblas_{letter}axpby64_"):
+            routine = getattr(library, symbol, None)
+            if routine is not None:
+                routine.argtypes = [ctypes.c_int64, real, ctypes.c_void_p, ctypes.c_int64,
+                                    real, ctypes.c_void_p, ctypes.c_int64]  # fmt: skip
+                routine.restype = None
+                routines[letter] = routine
+                break
+        else:
+            return {}
     return routines
 
 
@@ -147,8 +128,8 @@ def _answers_correctly(routines: dict[str, Callable[..., None]]) -> bool:
     for dtype, letter in _LETTERS.items():
         x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 1000.0], dtype=dtype)
         y = np.full(6, 10.0, dtype=dtype)  # the sixth elements must be neither read nor written
-        routines[letter + "axpy"](5, 2.0, x.ctypes.data, 1, y.ctypes.data, 1)
-        routines[letter + "axpby"](5, 1.0, x.ctypes.data, 1, 0.5, y.ctypes.data, 1)
+        routines[letter](5, 2.0, x.ctypes.data, 1, 1.0, y.ctypes.data, 1)
+        routines[letter](5, 1.0, x.ctypes.data, 1, 0.5, y.ctypes.data, 1)
         if y.tolist() != [7.0, 9.0, 11.0, 13.0, 15.0, 10.0]:
             return False
     return True

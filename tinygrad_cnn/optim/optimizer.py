@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -52,10 +52,6 @@ class Optimizer:
         by identity, so a lookup never compares values, and a ``copy.deepcopy`` or pickle of
         the optimizer keeps each buffer with its (copied) parameter.
     """
-
-    # True where ``_update`` runs its passes over big arrays through blas_vectors (BLAS's
-    # axpy and axpby, on the BLAS's threads): step() then runs the updates one at a time.
-    blas_threaded_update: ClassVar[bool] = False
 
     def __init__(self, params: ParamsArg, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -132,8 +128,7 @@ class Optimizer:
                         f"for a parameter of shape {param.shape}"
                     )
                 work.append((param, grad, group, self.state[param]))
-        arrays = [item[0].data for item in work]
-        self._pool.run(self._update, work, arrays, blas_threaded=self.blas_threaded_update)
+        self._pool.run(self._update, work, [item[0].data for item in work])
 
     def _update(
         self, param: Tensor, grad: np.ndarray, group: dict[str, Any], state: dict[str, Any]
@@ -266,8 +261,6 @@ class SGD(Optimizer):
         Requires ``momentum > 0`` and ``dampening == 0``.
     """
 
-    blas_threaded_update = True
-
     def __init__(
         self,
         params: ParamsArg,
@@ -339,8 +332,6 @@ class Adam(Optimizer):
         Use the maximum of past second moments.
     """
 
-    blas_threaded_update = True
-
     decoupled_weight_decay = False
 
     def __init__(
@@ -397,8 +388,8 @@ class Adam(Optimizer):
             grad = grad + weight_decay * param.data
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         # In place, through one scratch array (a new array per operation cost 12 % of the
-        # step, MLP of issue 15), and by BLAS where numpy's BLAS serves (blas_vectors: one
-        # pass on the BLAS's threads instead of three on one core)
+        # step, MLP of issue 15), and by BLAS's axpby where numpy's BLAS serves
+        # (blas_vectors: one pass instead of three)
         add_scaled(exp_avg, 1.0 - beta1, grad, scale_y=beta1)  # b1 * m + (1 - b1) * g
         scratch = np.multiply(grad, grad)
         add_scaled(exp_avg_sq, 1.0 - beta2, scratch, scale_y=beta2)  # the same with g * g
@@ -462,8 +453,6 @@ class RMSprop(Optimizer):
     State per parameter: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0),
     ``grad_avg`` (centered), as PyTorch.
     """
-
-    blas_threaded_update = True
 
     def __init__(
         self,

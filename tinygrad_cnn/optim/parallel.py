@@ -22,8 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_cnn.blas_vectors import uses_blas
-
 PARALLEL_MIN_ELEMENTS = 1 << 21  # 2M parameters (8 MiB of float32)
 MAX_THREADS = 4
 
@@ -55,19 +53,12 @@ class UpdatePool:
         update: Callable[..., None],
         work: Sequence[tuple[Any, ...]],
         arrays: Sequence[np.ndarray],
-        blas_threaded: bool = False,
     ) -> None:
         """``update(*item)`` for every item of ``work``; ``arrays[i]`` is the parameter array
         item ``i`` writes. Side by side when the arrays are big in all and share no memory;
         the largest first, so that the threads finish together. The first error is raised
-        once every update has ended. ``blas_threaded``: ``update`` runs its passes over big
-        arrays through :mod:`tinygrad_cnn.blas_vectors`; where numpy's BLAS serves the
-        largest array, the BLAS's threads share out each update, and two updates side by
-        side would only contend for them (``adam_step`` 142 -> 90-117 steps/s), so the
-        updates run one after the other."""
-        if (blas_threaded and arrays and uses_blas(max(arrays, key=np.size))) or not (
-            self._side_by_side(arrays)
-        ):
+        once every update has ended."""
+        if not self._side_by_side(arrays):
             for item in work:
                 update(*item)
             return
