@@ -78,6 +78,20 @@ def test_refused_arrays_get_numpys_exact_update() -> None:
     np.testing.assert_array_equal(overlapping, reference)
 
 
+@pytest.mark.parametrize("size", [5, BIG])
+def test_an_x_sharing_ys_memory_counts_with_its_old_values(size: int) -> None:
+    """y = b * y + a * x where x is y itself or a view of it (numpy then, not BLAS)."""
+    for alpha in (1.0, 0.5):
+        y = np.arange(size, dtype=np.float64)
+        add_scaled(y, alpha, y, scale_y=0.25)
+        np.testing.assert_array_equal(y, (0.25 + alpha) * np.arange(size))
+        y = np.arange(size + 1, dtype=np.float64)
+        add_scaled(y[1:], alpha, y[:-1], scale_y=0.25)  # overlapping views
+        expected = np.arange(size + 1, dtype=np.float64)
+        expected[1:] = 0.25 * expected[1:] + alpha * expected[:-1]
+        np.testing.assert_array_equal(y, expected)
+
+
 def test_without_blas_the_same_updates_run_in_numpy(without_blas: None) -> None:
     x, y = np.linspace(0, 1, BIG), np.linspace(1, 2, BIG)
     assert not uses_blas(y, x)

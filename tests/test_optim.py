@@ -68,6 +68,16 @@ ADAM_CONFIGS = [
 ]
 
 
+RMSPROP_CONFIGS = [
+    {"lr": 0.01},
+    {"lr": 0.01, "alpha": 0.9, "eps": 1e-6},
+    {"lr": 0.01, "momentum": 0.9},
+    {"lr": 0.01, "centered": True},
+    {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.1},
+    {"lr": 0.02, "alpha": 0.5, "weight_decay": 0.05},
+]
+
+
 @pytest.mark.parametrize("kwargs", SGD_CONFIGS)
 def test_sgd_matches_torch(kwargs) -> None:
     for ours, theirs in _run_both(optim.SGD, "SGD", kwargs):
@@ -85,12 +95,34 @@ def test_adam_and_adamw_match_torch(ours_cls, theirs_name, kwargs) -> None:
             np.testing.assert_allclose(p.data, t, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("kwargs", RMSPROP_CONFIGS)
+def test_rmsprop_matches_torch_parameters_and_state(kwargs) -> None:
+    torch = pytest.importorskip("torch")
+    ours = _params()
+    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
+    our_opt, their_opt = optim.RMSprop(ours, **kwargs), torch.optim.RMSprop(theirs, **kwargs)
+    for grads in _gradients(np.float64):
+        for p, t, g in zip(ours, theirs, grads, strict=True):
+            p.grad = _as_grad(g)
+            t.grad = None if g is None else torch.from_numpy(g.copy())
+        our_opt.step()
+        their_opt.step()
+        for p, t in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for p, t in zip(ours, theirs, strict=True):  # the buffers, and the steps each one took
+        mine, other = our_opt.state[p], their_opt.state[t]
+        assert set(mine) == set(other)
+        for name, value in other.items():
+            np.testing.assert_allclose(mine[name], value.numpy(), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("ours_cls", "theirs_name", "kwargs"),
     [
         (optim.SGD, "SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
         (optim.Adam, "Adam", {"lr": 0.01, "weight_decay": 0.1}),
         (optim.AdamW, "AdamW", {"lr": 0.01}),
+        (optim.RMSprop, "RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True}),
     ],
 )
 def test_float32_updates_stay_float32_in_place_and_match_torch(

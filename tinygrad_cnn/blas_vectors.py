@@ -56,10 +56,12 @@ def add_scaled(y: np.ndarray, alpha: float, x: np.ndarray, scale_y: float = 1.0)
     axpby = _axpby_for(y, x)
     if axpby is not None:
         axpby(y.size, float(alpha), x.ctypes.data, 1, float(scale_y), y.ctypes.data, 1)
-        return
-    if scale_y != 1.0:
+    elif scale_y == 1.0:
+        y += x if alpha == 1.0 else alpha * x
+    else:  # alpha * x taken before y changes, in case x is (a view of) y
+        addend = x if alpha == 1.0 and not np.may_share_memory(x, y) else alpha * x
         y *= scale_y
-    y += x if alpha == 1.0 else alpha * x
+        y += addend
 
 
 def _axpby_for(y: np.ndarray, x: np.ndarray) -> Callable[..., None] | None:
