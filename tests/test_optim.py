@@ -33,7 +33,8 @@ def _as_grad(g: np.ndarray | None) -> Tensor | None:
 
 
 def _run_both(ours_cls, theirs_name, kwargs, dtype=np.float64):
-    """Apply the same gradients with our optimizer and PyTorch's; yield both after each step."""
+    """Apply the same gradients with our optimizer and PyTorch's; after each step yield
+    both parameter lists (PyTorch's as arrays) and both optimizers."""
     torch = pytest.importorskip("torch")
     ours = _params(dtype)
     theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
@@ -45,7 +46,7 @@ def _run_both(ours_cls, theirs_name, kwargs, dtype=np.float64):
             t.grad = None if g is None else torch.from_numpy(g.copy())
         our_opt.step()
         their_opt.step()
-        yield ours, [t.detach().numpy() for t in theirs]
+        yield ours, [t.detach().numpy() for t in theirs], (our_opt, their_opt)
 
 
 SGD_CONFIGS = [
@@ -80,7 +81,7 @@ RMSPROP_CONFIGS = [
 
 @pytest.mark.parametrize("kwargs", SGD_CONFIGS)
 def test_sgd_matches_torch(kwargs) -> None:
-    for ours, theirs in _run_both(optim.SGD, "SGD", kwargs):
+    for ours, theirs, _ in _run_both(optim.SGD, "SGD", kwargs):
         for p, t in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(p.data, t, rtol=1e-12, atol=1e-12)
 
@@ -90,30 +91,20 @@ def test_sgd_matches_torch(kwargs) -> None:
     ("ours_cls", "theirs_name"), [(optim.Adam, "Adam"), (optim.AdamW, "AdamW")]
 )
 def test_adam_and_adamw_match_torch(ours_cls, theirs_name, kwargs) -> None:
-    for ours, theirs in _run_both(ours_cls, theirs_name, kwargs):
+    for ours, theirs, _ in _run_both(ours_cls, theirs_name, kwargs):
         for p, t in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(p.data, t, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs", RMSPROP_CONFIGS)
 def test_rmsprop_matches_torch_parameters_and_state(kwargs) -> None:
-    torch = pytest.importorskip("torch")
-    ours = _params()
-    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
-    our_opt, their_opt = optim.RMSprop(ours, **kwargs), torch.optim.RMSprop(theirs, **kwargs)
-    for grads in _gradients(np.float64):
-        for p, t, g in zip(ours, theirs, grads, strict=True):
-            p.grad = _as_grad(g)
-            t.grad = None if g is None else torch.from_numpy(g.copy())
-        our_opt.step()
-        their_opt.step()
-        for p, t in zip(ours, theirs, strict=True):
-            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
-    for p, t in zip(ours, theirs, strict=True):  # the buffers, and the steps each one took
-        mine, other = our_opt.state[p], their_opt.state[t]
-        assert set(mine) == set(other)
-        for name, value in other.items():
-            np.testing.assert_allclose(mine[name], value.numpy(), rtol=1e-10, atol=1e-12)
+    for ours, theirs, (our_opt, their_opt) in _run_both(optim.RMSprop, "RMSprop", kwargs):
+        for p, t, t_param in zip(ours, theirs, their_opt.param_groups[0]["params"], strict=True):
+            np.testing.assert_allclose(p.data, t, rtol=1e-10, atol=1e-12)
+            mine, other = our_opt.state[p], their_opt.state[t_param]  # buffers, step counts
+            assert set(mine) == set(other)
+            for name, value in other.items():
+                np.testing.assert_allclose(mine[name], value.numpy(), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +120,7 @@ def test_float32_updates_stay_float32_in_place_and_match_torch(
     ours_cls, theirs_name, kwargs
 ) -> None:
     arrays = None
-    for ours, theirs in _run_both(ours_cls, theirs_name, kwargs, dtype=np.float32):
+    for ours, theirs, _ in _run_both(ours_cls, theirs_name, kwargs, dtype=np.float32):
         if arrays is None:
             arrays = [p.data for p in ours]
         assert all(p.data is a for p, a in zip(ours, arrays, strict=True)), "must update in place"
