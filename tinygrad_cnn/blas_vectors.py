@@ -7,8 +7,8 @@ momentum is ``buf = momentum * buf + grad`` and ``p -= lr * buf``, four numpy pa
 ``axpby`` calls. OpenBLAS runs ``axpby`` on the calling thread, so the optimizer's own threads
 (:mod:`tinygrad_cnn.optim.parallel`) can run several parameters' updates side by side
 without contending for the BLAS's threads. Measured on this project's 2-core machine
-(docs/performance.md, eighth round): SGD's step over 4M parameters 260-335 -> 554-703 steps/s,
-Adam's 111-123 -> 185-224.
+(docs/performance.md, eighth round), against numpy's passes on the same threads: SGD's step
+over 4M parameters 272-336 -> 401-482 steps/s, Adam's 132-142 -> 158-184.
 
 numpy does not expose BLAS's vector routines, so :func:`_blas` looks for the OpenBLAS that
 numpy's wheels ship (in ``numpy.libs`` or ``numpy/.dylibs``, already loaded by numpy) and
