@@ -159,7 +159,7 @@ class Function:
         hooks = anomaly_hooks.get()
         if hooks is not None:  # anomaly mode: check the output, record the caller
             hooks.after_forward(node, data)
-        if True in needs and _grad_enabled.get():
+        if True in needs and _grad_enabled.get():  # (= node.is_recorded, inlined: hot path)
             for tensor in inputs:  # an in-place op must not overwrite what this node may read
                 tensor._consumed = True
             return Tensor._from_op(data, node)
