@@ -1,15 +1,15 @@
 """conv2d and max_pool2d where the small drawn cases of the property tests never go.
 
 - conv2d with only some of its inputs requiring grad (a frozen weight, an input image that
-  needs no gradient, a bias alone), in each of its three memory layouts ("rows", "columns",
-  "banded", see ``_conv_layout`` in ops/conv.py): each layout's backward shares work between
-  its kernels, so every subset is a path of its own;
+  needs no gradient, a bias alone), in each of its four layouts ("rows", "columns",
+  "banded", "winograd", see ``_conv_layout`` in ops/conv.py): each layout's backward shares
+  work between its kernels, so every subset is a path of its own;
 - conv2d past the chunk thresholds of its patch-matrix products, with the real constants
   (``PATCH_CHUNK_BYTES``, ``CHUNK_MULTIPLY_ADDS``) and the smallest batch that crosses each,
   computed from them;
 - max_pool2d with windows of exactly 256 and 257 positions, either side of where the code of
   each window's argmax outgrows one byte, the maximum (or a NaN) at the last positions;
-- empty convolutions: no filters, no images, neither, in each layout.
+- empty convolutions: no filters, no images, neither, in each im2col layout.
 
 Every property runs in float64. The references are the same convolution with every input
 requiring grad, or with the chunking switched off, and PyTorch where it is installed.
@@ -32,13 +32,16 @@ from tinygrad_cnn.ops.conv import Conv2dWeightGrad
 Pair = tuple[int, int]
 Shape = tuple[int, ...]
 
-# One geometry per layout: (images, weight, stride, padding). With at most 4 filters and
-# stride 1 conv2d takes "banded"; otherwise "columns" when the output is wider than kw * C
-# along a row at stride 1 there, else "rows".
+# One geometry per layout: (images, weight, stride, padding). 3x3 filters at stride 1 with
+# 16 channels in and out and 128 tiles of 4 x 4 outputs take "winograd" (here 8 images of
+# 4 x 4 tiles, the last column of tiles partial); with at most 4 filters and stride 1 conv2d
+# takes "banded"; otherwise "columns" when the output is wider than kw * C along a row at
+# stride 1 there, else "rows".
 LAYOUTS: dict[str, tuple[Shape, Shape, Pair, Pair]] = {
     "banded": ((2, 2, 9, 11), (3, 2, 4, 3), (1, 1), (1, 2)),
     "columns": ((2, 1, 9, 11), (6, 1, 3, 2), (1, 1), (0, 1)),
     "rows": ((2, 5, 9, 11), (6, 5, 3, 3), (2, 1), (1, 0)),
+    "winograd": ((8, 16, 16, 16), (16, 16, 3, 3), (1, 1), (1, 0)),
 }
 NAMES = ("x", "w", "b")
 
@@ -162,16 +165,16 @@ def _lenet_conv1_batch() -> int:
     return _columns_slice(32, 1 * 3 * 3 + 1) // (26 * 26) + 1
 
 
-def _lenet_conv2_batch() -> int:
-    """LeNet's conv2 (32 -> 64 filters of 3 x 3, 13 x 13, "rows"): the smallest batch whose
-    patch matrix (11 * 11 * 3 * 3 * 32 floats per image) takes more than one chunk."""
-    return _rows_images_per_chunk(11 * 11 * 3 * 3 * 32, 8) + 1
+def _lenet5_conv2_batch() -> int:
+    """LeNet-5's conv2 (6 -> 16 filters of 5 x 5, 14 x 14, "rows"): the smallest batch whose
+    patch matrix (10 * 10 * 5 * 5 * 6 floats per image) takes more than one chunk."""
+    return _rows_images_per_chunk(10 * 10 * 5 * 5 * 6, 8) + 1
 
 
 # name: (images, weight, layout, the smallest batch past the threshold)
 CHUNKED = {
     "lenet-conv1-columns": ((1, 28, 28), (32, 1, 3, 3), "columns", _lenet_conv1_batch),
-    "lenet-conv2-rows": ((32, 13, 13), (64, 32, 3, 3), "rows", _lenet_conv2_batch),
+    "lenet5-conv2-rows": ((6, 14, 14), (16, 6, 5, 5), "rows", _lenet5_conv2_batch),
 }
 NO_CHUNKS = 1 << 62  # a threshold no test-sized product reaches
 
@@ -366,9 +369,9 @@ def test_max_pool2d_with_256_or_257_window_positions_matches_torch(
 
 # ---------------------------------------------------------------------- empty convolutions
 # As LAYOUTS, but the columns layout at stride (2, 1), so that no filter at all (O = 0 <= 4)
-# does not make conv2d take "banded".
+# does not make conv2d take "banded"; no "winograd" (fewer than 128 tiles, or channels).
 EMPTY_LAYOUTS: dict[str, tuple[Shape, Shape, Pair, Pair]] = {
-    **LAYOUTS,
+    **{name: geometry for name, geometry in LAYOUTS.items() if name != "winograd"},
     "columns": ((2, 1, 9, 11), (6, 1, 3, 2), (2, 1), (0, 1)),
 }
 # (images, filters): no images, no filters, neither.

@@ -1,0 +1,154 @@
+"""Winograd's minimal filtering F(4x4, 3x3): 3x3 convolutions at stride 1 in fewer products.
+
+A 4 x 4 block ("tile") of outputs reads the 6 x 6 block of input pixels that holds its
+sixteen windows. Winograd's algorithm (Lavin and Gray, "Fast Algorithms for Convolutional
+Neural Networks", 2016) maps that block to ``V = B^T d B`` and each 3 x 3 filter to
+``U = G w G^T``, both 6 x 6, so that the tile's outputs are ``A^T (U * V) A``: summed over
+the input channels, the elementwise product at each of the 36 positions is one matrix
+product (tiles, C) @ (C, O). That is 36 multiplications per channel pair for 16 outputs
+instead of im2col's 144 (4x fewer), and the tiles copy 2.25 values per output pixel
+instead of im2col's 9. The price is rounding: the transforms' coefficients (up to 8, and
+1/24) make float32 results differ from a direct convolution's by about 1e-5 of their
+largest value instead of 1e-6 (float64: about 1e-14), and an infinity or NaN reaches the
+whole tile, so callers use this only for finite values (docs/performance.md).
+
+The 2-D transforms are Kronecker products of the 1-D ones (``vec(B^T d B) = (B^T kron B^T)
+vec(d)`` for row-major ``vec``), applied to every tile at once as one (36, 36) matrix
+product. Backward is the same linear maps transposed: the upstream gradient's tiles map to
+``dM = (A kron A) vec(g_tile)``; the weight gradient is ``G^T (sum over tiles of V^T dM) G``
+and the input gradient ``B (dM U^T) B^T``, added back over the overlapping 6 x 6 blocks.
+
+Arrays are channels-last: the padded input (N, 4*TH + 2, 4*TW + 2, C) with TH x TW tiles
+per image, V (36, N*TH*TW, C), U (36, C, O), dM (36, N*TH*TW, O).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+TILE = 4  # outputs along each side of a tile
+SPAN = TILE + 2  # input pixels along each side of a tile: TILE windows of 3
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # the ones its rounding suits
+
+# The 1-D transforms of F(4, 3) at the points 0, 1, -1, 2, -2 and infinity (Lavin and Gray).
+_B_T = np.array(
+    [
+        [4, 0, -5, 0, 1, 0],
+        [0, -4, -4, 1, 1, 0],
+        [0, 4, -4, -1, 1, 0],
+        [0, -2, -1, 2, 1, 0],
+        [0, 2, -1, -2, 1, 0],
+        [0, 4, 0, -5, 0, 1],
+    ],
+    dtype=np.float64,
+)
+_G = np.array(
+    [
+        [1 / 4, 0, 0],
+        [-1 / 6, -1 / 6, -1 / 6],
+        [-1 / 6, 1 / 6, -1 / 6],
+        [1 / 24, 1 / 12, 1 / 6],
+        [1 / 24, -1 / 12, 1 / 6],
+        [0, 0, 1],
+    ],
+    dtype=np.float64,
+)
+_A_T = np.array(
+    [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+    dtype=np.float64,
+)
+INPUT_TRANSFORM = np.kron(_B_T, _B_T)  # (36, 36): vec(d) -> vec(B^T d B)
+FILTER_TRANSFORM = np.kron(_G, _G)  # (36, 9): vec(w) -> vec(G w G^T)
+OUTPUT_TRANSFORM = np.kron(_A_T, _A_T)  # (16, 36): vec(M) -> vec(A^T M A)
+
+
+def tile_counts(out_hw: tuple[int, int]) -> tuple[int, int]:
+    """Tiles along the height and the width that cover an (OH, OW) output."""
+    return -(-out_hw[0] // TILE), -(-out_hw[1] // TILE)
+
+
+def padded_for_tiles(
+    x: np.ndarray, padding: tuple[int, int], out_hw: tuple[int, int]
+) -> np.ndarray:
+    """The NCHW images ``x`` zero-padded to (N, 4*TH + 2, 4*TW + 2, C), channels-last.
+
+    ``padding`` on the top and left; the bottom and right get what the tiles need (at least
+    ``padding``: the last tile may reach past the output, into zeros).
+    """
+    n, c, h, width = x.shape
+    th, tw = tile_counts(out_hw)
+    ph, pw = padding
+    padded = np.zeros((n, TILE * th + 2, TILE * tw + 2, c), dtype=x.dtype)
+    padded[:, ph : ph + h, pw : pw + width] = x.transpose(0, 2, 3, 1)
+    return padded
+
+
+def transformed_tiles(padded: np.ndarray) -> np.ndarray:
+    """V (36, N*TH*TW, C): every tile's 6 x 6 input block d as ``B^T d B``."""
+    n, hp, wp, c = padded.shape
+    th, tw = (hp - 2) // TILE, (wp - 2) // TILE
+    bn, bh, bw, bc = padded.strides
+    blocks = as_strided(
+        padded,
+        shape=(SPAN, SPAN, n, th, tw, c),
+        strides=(bh, bw, bn, TILE * bh, TILE * bw, bc),
+        writeable=False,
+    )
+    d = np.empty((SPAN * SPAN, n * th * tw * c), dtype=padded.dtype)
+    d.reshape(blocks.shape)[...] = blocks
+    return (INPUT_TRANSFORM.astype(padded.dtype) @ d).reshape(SPAN * SPAN, n * th * tw, c)
+
+
+def transformed_filters(w: np.ndarray) -> np.ndarray:
+    """U (36, C, O): every (O, C, 3, 3) filter as ``G w G^T``."""
+    o, c = w.shape[:2]
+    taps = w.transpose(2, 3, 1, 0).reshape(9, c * o)
+    return (FILTER_TRANSFORM.astype(w.dtype) @ taps).reshape(SPAN * SPAN, c, o)
+
+
+def convolve(v: np.ndarray, u: np.ndarray, n: int, out_hw: tuple[int, int]) -> np.ndarray:
+    """The convolution's output, (N, OH, OW, O) channels-last, from V and U."""
+    th, tw = tile_counts(out_hw)
+    o = u.shape[2]
+    products = np.matmul(v, u)  # (36, tiles, O): one product per position
+    outputs = OUTPUT_TRANSFORM.astype(v.dtype) @ products.reshape(SPAN * SPAN, -1)
+    out = np.empty((n, th, TILE, tw, TILE, o), dtype=v.dtype)
+    out[...] = outputs.reshape(TILE, TILE, n, th, tw, o).transpose(2, 3, 0, 4, 1, 5)
+    return out.reshape(n, TILE * th, TILE * tw, o)[:, : out_hw[0], : out_hw[1]]
+
+
+def gradient_tiles(g: np.ndarray) -> np.ndarray:
+    """dM (36, N*TH*TW, O): the upstream gradient g (N, O, OH, OW) of each 4 x 4 output tile
+    mapped back through the output transform, ``A g_tile A^T``."""
+    n, o, oh, ow = g.shape
+    th, tw = tile_counts((oh, ow))
+    tiled = np.zeros((n, TILE * th, TILE * tw, o), dtype=g.dtype)
+    tiled[:, :oh, :ow] = g.transpose(0, 2, 3, 1)
+    blocks = np.empty((TILE, TILE, n, th, tw, o), dtype=g.dtype)
+    blocks[...] = tiled.reshape(n, th, TILE, tw, TILE, o).transpose(2, 4, 0, 1, 3, 5)
+    mapped = OUTPUT_TRANSFORM.T.astype(g.dtype) @ blocks.reshape(TILE * TILE, -1)
+    return mapped.reshape(SPAN * SPAN, n * th * tw, o)
+
+
+def weight_grad(v: np.ndarray, dm: np.ndarray) -> np.ndarray:
+    """dW (O, C, 3, 3) = ``G^T (sum over tiles of V^T dM) G`` per filter."""
+    c, o = v.shape[2], dm.shape[2]
+    per_position = np.matmul(dm.transpose(0, 2, 1), v)  # (36, O, C), faster than V^T dM
+    taps = FILTER_TRANSFORM.T.astype(v.dtype) @ per_position.reshape(SPAN * SPAN, o * c)
+    return np.ascontiguousarray(taps.reshape(3, 3, o, c).transpose(2, 3, 0, 1))
+
+
+def input_grad(dm: np.ndarray, u: np.ndarray, padded_shape: tuple[int, ...]) -> np.ndarray:
+    """The gradient of the padded input (N, 4*TH + 2, 4*TW + 2, C): each tile's ``B dV B^T``
+    with ``dV = dM U^T``, added over the overlapping 6 x 6 blocks."""
+    n, hp, wp, c = padded_shape
+    th, tw = (hp - 2) // TILE, (wp - 2) // TILE
+    per_position = np.matmul(dm, u.transpose(0, 2, 1))  # (36, tiles, C)
+    blocks = INPUT_TRANSFORM.T.astype(dm.dtype) @ per_position.reshape(SPAN * SPAN, -1)
+    blocks = blocks.reshape(SPAN, SPAN, n, th, tw, c)
+    grad = np.zeros(padded_shape, dtype=dm.dtype)
+    for i in range(SPAN):
+        for j in range(SPAN):
+            grad[:, i : i + TILE * th : TILE, j : j + TILE * tw : TILE] += blocks[i, j]
+    return grad
