@@ -254,11 +254,20 @@ def test_avg_pool2d_equals_the_naive_loops(case: PoolCase) -> None:
         ("banded", (2, 2, 9, 11), (3, 2, 4, 3), (1, 1), (1, 2)),  # few filters, stride 1
         ("columns", (2, 1, 9, 11), (6, 1, 3, 2), (1, 1), (0, 1)),  # one channel, many filters
         ("rows", (2, 5, 9, 11), (6, 5, 3, 3), (2, 1), (1, 0)),  # many channels
+        ("winograd", (2, 5, 9, 7), (6, 5, 3, 3), (1, 1), (1, 0)),  # 3x3, stride 1
     ],
 )
 def test_each_conv_layout_equals_the_naive_loops(
-    layout: str, x_shape: tuple, w_shape: tuple, stride: Pair, padding: Pair
+    layout: str,
+    x_shape: tuple,
+    w_shape: tuple,
+    stride: Pair,
+    padding: Pair,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """(Winograd's thresholds lowered, so that a small convolution takes it.)"""
+    for threshold in ("CHANNELS", "TILES", "FILL"):
+        monkeypatch.setattr(conv_module, f"WINOGRAD_MIN_{threshold}", 0)
     rng = np.random.default_rng(7)
     x = Tensor(rng.standard_normal(x_shape), requires_grad=True)
     w = Tensor(rng.standard_normal(w_shape), requires_grad=True)

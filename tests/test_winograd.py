@@ -1,7 +1,7 @@
 """conv2d's Winograd layout (F(4x4, 3x3), ops/winograd.py) against its im2col layouts.
 
 The property tests draw small geometries, which conv2d would never send to Winograd, so they
-lower its thresholds (``WINOGRAD_MIN_CHANNELS``, ``WINOGRAD_MIN_TILES``) to 1 and compare
+lower its thresholds (``WINOGRAD_MIN_CHANNELS``, ``WINOGRAD_MIN_TILES``, the fills) and compare
 output, gradients and second derivatives, in float64, with the same convolution forced onto
 the im2col layouts. Then: where the layout is chosen (the real thresholds, non-finite
 values, dtypes), float32's rounding, and an upstream gradient holding an infinity or NaN
@@ -29,13 +29,15 @@ Pair = tuple[int, int]
 @contextmanager
 def _winograd(enabled: bool, *, any_size: bool = True) -> Iterator[None]:
     """conv2d with the Winograd layout for every 3x3 stride-1 convolution (``any_size``:
-    thresholds at 1), or never."""
+    no thresholds), or never."""
     with pytest.MonkeyPatch.context() as patch:
         if not enabled:
             patch.setattr(conv_module, "_winograd_suits", lambda *_: False)
         elif any_size:
             patch.setattr(conv_module, "WINOGRAD_MIN_CHANNELS", 1)
             patch.setattr(conv_module, "WINOGRAD_MIN_TILES", 1)
+            patch.setattr(conv_module, "WINOGRAD_MIN_FILL", 0)
+            patch.setattr(conv_module, "WINOGRAD_MIN_FILL_FORWARD_ONLY", 0)
         yield
 
 
@@ -105,10 +107,23 @@ def test_winograd_gradients_differentiate_again_as_im2col_ones(
 
 # ---------------------------------------------------------------------- where it is chosen
 def _layout(x_shape: tuple[int, ...], w_shape: tuple[int, ...], **kwargs: object) -> str:
-    dtype = kwargs.pop("dtype", np.float32)
+    """The layout conv2d takes for ones of these shapes; ``recorded=False``: under no_grad."""
+    dtype, recorded = kwargs.pop("dtype", np.float32), kwargs.pop("recorded", True)
     x = Tensor(np.ones(x_shape, dtype), requires_grad=True)
     w = Tensor(np.ones(w_shape, dtype), requires_grad=True)
-    return tc.conv2d(x, w, **kwargs)._ctx.layout
+    if recorded:
+        return tc.conv2d(x, w, **kwargs)._ctx.layout
+    seen = []
+    original = conv_module._conv_layout
+
+    def spy(*args: object) -> str:
+        seen.append(original(*args))
+        return seen[-1]
+
+    with pytest.MonkeyPatch.context() as patch, tc.no_grad():
+        patch.setattr(conv_module, "_conv_layout", spy)
+        tc.conv2d(x, w, **kwargs)
+    return seen[0]
 
 
 def test_the_real_thresholds_choose_winograd_from_the_tiles_and_the_channels() -> None:
@@ -125,6 +140,17 @@ def test_the_real_thresholds_choose_winograd_from_the_tiles_and_the_channels() -
     assert _layout((images - 1, channels, 9, 8), (channels, channels, 3, 3), padding=1) == (
         "winograd"
     )
+
+
+def test_winograd_is_chosen_where_the_outputs_fill_enough_of_their_tiles() -> None:
+    """LeNet's conv2 (11 x 11 outputs of 12 x 12 in tiles: 0.84) in training, not in an
+    inference (forward alone gains only from about 0.9); 13 x 13 of 16 x 16 (0.66) never."""
+    assert conv_module.WINOGRAD_MIN_FILL <= 121 / 144 < conv_module.WINOGRAD_MIN_FILL_FORWARD_ONLY
+    lenet = ((64, 32, 13, 13), (64, 32, 3, 3))
+    assert _layout(*lenet) == "winograd"
+    assert _layout(*lenet, recorded=False) == "rows"
+    assert _layout((64, 32, 16, 16), (64, 32, 3, 3), padding=1, recorded=False) == "winograd"
+    assert _layout((64, 32, 15, 15), (64, 32, 3, 3)) == "rows"
 
 
 @pytest.mark.parametrize(

@@ -79,7 +79,7 @@ class Conv2d(Function):
         stride: Pair,
         padding: Pair,
     ) -> np.ndarray:
-        self.layout = _conv_layout(x, w, stride, padding)
+        self.layout = _conv_layout(x, w, stride, padding, self.is_recorded)
         return _LAYOUTS[self.layout].forward(self, x, w, b, stride, padding)
 
     def backward(self, g: Tensor) -> tuple[Tensor | None, ...]:
@@ -144,15 +144,23 @@ BANDED_MAX_ENTRIES = 1 << 20  # and holds a (C*kh*W, O*OW) matrix
 
 WINOGRAD_MIN_CHANNELS = 16  # below these, its 36 products per call are too small to beat
 WINOGRAD_MIN_TILES = 128  # im2col's one: N * ceil(OH/4) * ceil(OW/4) (docs/performance.md)
+# The share of its tiles' 4 x 4 outputs that a convolution uses (11 x 11 of 12 x 12: 0.84)
+# below which the wasted ones cost more than Winograd saves: its forward and backward gain
+# down to 0.75, its forward alone (an inference) only from about 0.9 (docs/performance.md).
+WINOGRAD_MIN_FILL = 0.75
+WINOGRAD_MIN_FILL_FORWARD_ONLY = 0.9
 
 
-def _conv_layout(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Pair) -> str:
+def _conv_layout(
+    x: np.ndarray, w: np.ndarray, stride: Pair, padding: Pair, recorded: bool = True
+) -> str:
     """Which layout suits this convolution: "winograd", "rows", "columns" or "banded".
 
-    Not "banded" when x may hold an infinity or NaN (:func:`_all_finite`): the band's zeros
-    would multiply it (0 * inf is NaN) into outputs whose patches do not contain it.
+    ``recorded``: whether backward will run (the node is recorded). Not "banded" when x
+    may hold an infinity or NaN (:func:`_all_finite`): the band's zeros would multiply it
+    (0 * inf is NaN) into outputs whose patches do not contain it.
     """
-    if _winograd_suits(x, w, stride, padding):
+    if _winograd_suits(x, w, stride, padding, recorded):
         return "winograd"
     c, o, (kh, kw) = x.shape[1], w.shape[0], w.shape[2:]
     ow = conv_output_size(x.shape, (kh, kw), stride, padding)[1]
@@ -171,15 +179,21 @@ def _conv_layout(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Pair) -> s
     return "rows"
 
 
-def _winograd_suits(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Pair) -> bool:
-    """A 3x3 convolution at stride 1 with many channels and tiles, of finite float32 or
-    float64 values: Winograd's transforms would spread an infinity or NaN over its tile
-    (and :func:`_all_finite`'s false alarm past ~1e19 keeps their sums from overflowing)."""
+def _winograd_suits(
+    x: np.ndarray, w: np.ndarray, stride: Pair, padding: Pair, recorded: bool
+) -> bool:
+    """A 3x3 convolution at stride 1 with many channels and well-filled tiles, of finite
+    float32 or float64 values: Winograd's transforms would spread an infinity or NaN over its
+    tile (and :func:`_all_finite`'s false alarm past ~1e19 keeps their sums from overflowing)."""
     if w.shape[2:] != (3, 3) or stride != (1, 1) or x.dtype not in winograd.DTYPES:
         return False
     if min(x.shape[1], w.shape[0]) < WINOGRAD_MIN_CHANNELS:
         return False
-    th, tw = winograd.tile_counts(conv_output_size(x.shape, (3, 3), stride, padding))
+    oh, ow = conv_output_size(x.shape, (3, 3), stride, padding)
+    th, tw = winograd.tile_counts((oh, ow))
+    fill = oh * ow / (winograd.TILE**2 * th * tw)
+    if fill < (WINOGRAD_MIN_FILL if recorded else WINOGRAD_MIN_FILL_FORWARD_ONLY):
+        return False
     return x.shape[0] * th * tw >= WINOGRAD_MIN_TILES and _all_finite(w) and _all_finite(x)
 
 
