@@ -632,11 +632,9 @@ class _WinogradLayout:
     @staticmethod
     def weight_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
         node, dm = saved.node, saved.g_matrix(g)
-        if dm is None:
-            x_shape, w_shape = node.inputs[0].shape, node.inputs[1].shape
-            (ph, pw), (hp, wp) = node.attrs["padding"], x_shape[2:]
-            padded = node.padded[:, : hp + 2 * ph, : wp + 2 * pw]
-            return _rows_weight_grad(padded, _RowsLayout.g_matrix(g), w_shape, (1, 1), g.shape)
+        if dm is None:  # (its windows lie in the top left of the tiles' larger buffer)
+            rows = _RowsLayout.g_matrix(g)
+            return _rows_weight_grad(node.padded, rows, node.inputs[1].shape, (1, 1), g.shape)
         return winograd.weight_grad(node.tiles, dm)
 
     @staticmethod
