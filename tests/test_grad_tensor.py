@@ -56,6 +56,42 @@ def test_the_first_stored_grad_is_a_private_copy() -> None:
     np.testing.assert_array_equal(upstream, 1.0)
 
 
+def test_a_fresh_leaf_gradient_is_stored_without_a_copy_and_shared_ones_are_copied() -> None:
+    """A gradient an op made for one leaf alone (a matmul's, a sum of two) is stored as it is;
+    one array that reaches two leaves (``add`` passes its upstream to both) or comes from
+    the caller is copied, so that writing into one ``.grad`` changes nothing else."""
+    x, w = _leaf(np.float64, 1, (4, 3)), _leaf(np.float64, 2, (3, 5))
+    upstream = np.ones((4, 5))
+    (x @ w).backward(upstream)
+    np.testing.assert_allclose(w.grad.numpy(), x.data.T @ upstream, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), upstream @ w.data.T, rtol=1e-12)
+    a, b = _leaf(np.float64, 3), _leaf(np.float64, 4)
+    (a + b).backward(upstream[:3, :4])
+    a.grad.data += 1
+    np.testing.assert_array_equal(b.grad.numpy(), 1.0)
+    np.testing.assert_array_equal(upstream, 1.0)
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    twice = _leaf(np.float64, 5)  # (the engine adds its two gradients into a new array)
+    ((twice * 2) + (twice * 3)).sum().backward()
+    np.testing.assert_allclose(twice.grad.numpy(), 5.0, rtol=1e-12)
+
+
+def test_a_stored_leaf_gradient_survives_the_rest_of_backward() -> None:
+    """A ReLU's backward writes over its upstream gradient when nothing else holds it: a
+    leaf's stored gradient and a retained one must not be that array."""
+    w = _leaf(np.float64, 6, (3, 3))
+    x = _leaf(np.float64, 7, (2, 3))
+    hidden = tc.relu(x @ w).retain_grad()  # (its gradient is the ReLU's upstream)
+    (hidden @ w).sum().backward()
+    torch = pytest.importorskip("torch")
+    tw, tx = (torch.tensor(t.data, requires_grad=True) for t in (w, x))
+    th = torch.relu(tx @ tw)
+    th.retain_grad()
+    (th @ tw).sum().backward()
+    for ours, theirs in ((w, tw), (x, tx), (hidden, th)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
 def test_retain_grad_gives_intermediates_a_tensor_grad() -> None:
     x = _leaf(np.float64)
     y = (x * 2).retain_grad()

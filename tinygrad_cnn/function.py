@@ -365,12 +365,14 @@ def topological_order(*roots: Tensor) -> list[Tensor]:
     return order
 
 
-def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
+def _accumulate(tensor: Tensor, grad: np.ndarray, owned: bool = False) -> None:
     """Add ``grad`` into ``tensor.grad``: the first time a graph-less Tensor wrapping a private
-    copy, afterwards in place into that Tensor's ``data`` (the same object, as in PyTorch)."""
+    copy (``grad`` itself when ``owned``: an array nothing else holds), afterwards in place
+    into that Tensor's ``data`` (the same object, as in PyTorch)."""
     stored = tensor._grad
     if stored is None:
-        tensor._grad = Tensor._from_op(np.array(grad, dtype=tensor.data.dtype, copy=True), None)
+        private = grad if owned else np.array(grad, dtype=tensor.data.dtype, copy=True)
+        tensor._grad = Tensor._from_op(private, None)
     else:
         stored.data += grad
 
@@ -537,15 +539,18 @@ def _walk_arrays(
             continue
         node = tensor._ctx
         captured = False
+        # A leaf's gradient that nothing else holds is stored as it is, not copied (MLP +3 %;
+        # docs/performance.md); a non-leaf's is copied: its op's backward may write over it.
+        owned = node is None and id(tensor) in writable
         if targets is None:
             if node is None or retain_grads or tensor._retains_grad:
-                _accumulate(tensor, upstream)  # a copy
+                _accumulate(tensor, upstream, owned)
         elif id(tensor) in targets:
             captured = True
             if collect:
                 collected[id(tensor)] = Tensor._from_op(np.array(upstream, copy=True), None)
             else:
-                _accumulate(tensor, upstream)
+                _accumulate(tensor, upstream, owned)
         if node is None:
             continue
         # (Anomaly mode reports the upstream gradient after backward: keep it intact.)
