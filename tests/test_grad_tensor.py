@@ -76,6 +76,33 @@ def test_a_fresh_leaf_gradient_is_stored_without_a_copy_and_shared_ones_are_copi
     np.testing.assert_allclose(twice.grad.numpy(), 5.0, rtol=1e-12)
 
 
+def test_a_gradient_through_a_view_op_is_as_private_as_the_one_it_views() -> None:
+    """``reshape`` and ``permute`` pass on a view of their upstream gradient: unshared when that
+    was (a Linear weight's, through ``weight.t()``), copied when it was not (``add``'s)."""
+    w = _leaf(np.float64, 8, (5, 3))
+    x = _leaf(np.float64, 9, (4, 3))
+    (x @ w.t()).reshape(20).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.ones((4, 5)).T @ x.data, rtol=1e-12)
+    a, b = _leaf(np.float64, 10, (4, 3)), _leaf(np.float64, 11, (3, 4))
+    (a.t() + b).backward(np.ones((3, 4)))
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data += 1
+    np.testing.assert_array_equal(b.grad.numpy(), 1.0)
+    # A ReLU may write over its upstream gradient, here a view of the matmul's through the
+    # reshape: the leaves' gradients are still PyTorch's.
+    torch = pytest.importorskip("torch")
+    x, w, v = (
+        _leaf(np.float64, 12, (4, 3)),
+        _leaf(np.float64, 13, (5, 3)),
+        _leaf(np.float64, 14, (10, 24)),
+    )
+    (tc.relu((x @ w.t()).reshape(2, 10)) @ v.reshape(10, 2, 12)[:, 0, :]).sum().backward()
+    tx, tw, tv = (torch.tensor(t.data, requires_grad=True) for t in (x, w, v))
+    (torch.relu((tx @ tw.t()).reshape(2, 10)) @ tv.reshape(10, 2, 12)[:, 0, :]).sum().backward()
+    for ours, theirs in ((x, tx), (w, tw), (v, tv)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
 def test_a_stored_leaf_gradient_survives_the_rest_of_backward() -> None:
     """A ReLU's backward writes over its upstream gradient when nothing else holds it: a
     leaf's stored gradient and a retained one must not be that array."""

@@ -93,6 +93,9 @@ class Function:
     # that it returns once and keeps no reference to: the engine may then let the next op's
     # backward write over it.
     new_gradients: ClassVar[bool] = False
+    # True on an op with one input whose backward returns a view (or a reshaped copy) of its
+    # upstream gradient, once: that gradient is then as unshared as the upstream was.
+    views_upstream: ClassVar[bool] = False
     # Set by the engine just before ``backward`` runs: True when nothing else holds the
     # upstream gradient, so ``backward`` may write its result over it (ReLU does).
     upstream_writable = False
@@ -556,6 +559,7 @@ def _walk_arrays(
             continue
         # (Anomaly mode reports the upstream gradient after backward: keep it intact.)
         node.upstream_writable = id(tensor) in writable and hooks is None and not captured
+        passed_on = node.views_upstream and node.upstream_writable  # (the same conditions)
         if node.uses_output:
             node.output = tensor
             try:
@@ -588,7 +592,7 @@ def _walk_arrays(
             else:  # (the sum of two 0-d arrays is a numpy scalar: keep an array)
                 total = previous + g
                 pending[id(parent)] = total if type(total) is np.ndarray else np.asarray(total)
-            if previous is not None or axes or node.new_gradients:  # a new array
+            if previous is not None or axes or node.new_gradients or passed_on:  # unshared
                 writable.add(id(parent))
         node.summed_axes = tuple(summed)
         if not retain_graph:

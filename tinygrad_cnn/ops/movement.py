@@ -23,6 +23,8 @@ from tinygrad_cnn.tensor import Tensor
 class Reshape(Function):
     """out = x viewed with ``shape``; the gradient is reshaped back."""
 
+    views_upstream = True
+
     def forward(self, x: np.ndarray, *, shape: tuple[int, ...]) -> np.ndarray:
         return x.reshape(shape)
 
@@ -32,6 +34,8 @@ class Reshape(Function):
 
 class Permute(Function):
     """out = x with its axes reordered by ``axes``; the gradient gets the inverse order."""
+
+    views_upstream = True
 
     def forward(self, x: np.ndarray, *, axes: tuple[int, ...]) -> np.ndarray:
         return x.transpose(axes)
