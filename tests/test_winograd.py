@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import tinygrad_cnn as tc
 from tinygrad_cnn import Tensor
 from tinygrad_cnn.ops import conv as conv_module
+from tinygrad_cnn.ops import winograd
 from tinygrad_cnn.testing import arrays
 
 Pair = tuple[int, int]
@@ -103,6 +104,45 @@ def test_winograd_gradients_differentiate_again_as_im2col_ones(
 
     for mine, reference in zip(second(True), second(False), strict=True):
         np.testing.assert_allclose(mine, reference, rtol=1e-9, atol=1e-9)
+
+
+# ---------------------------------------------------------------------- chunks of images
+def _chunked_case() -> tuple[list[np.ndarray], np.ndarray]:
+    """LeNet's conv2 (32 -> 64 channels, 13 x 13: 9 tiles an image) in float64, with the
+    smallest batch whose per-position products pass ``CHUNK_BYTES``: two chunks."""
+    per_image = 36 * 9 * 64 * 8
+    batch = winograd.CHUNK_BYTES // per_image + 1
+    rng = np.random.default_rng(3)
+    inputs = [rng.standard_normal((batch, 32, 13, 13)), rng.standard_normal((64, 32, 3, 3))]
+    inputs.append(rng.standard_normal(64))
+    return inputs, rng.standard_normal((batch, 64, 11, 11))
+
+
+@pytest.mark.parametrize("requires", [(0, 1, 2), (0,), (1,), (0, 2)])
+def test_winograd_in_chunks_of_images_equals_one_chunk(requires: tuple[int, ...]) -> None:
+    """With the real CHUNK_BYTES (two chunks) and with one chunk: the same output and
+    gradients, whichever inputs need one (the input gradient is computed beside the weight
+    gradient when both are, alone otherwise)."""
+    inputs, upstream = _chunked_case()
+    assert len(winograd.image_chunks_of((len(upstream), 14, 14, 32), 64, 8)) == 2
+
+    def run() -> tuple[str, np.ndarray, list[np.ndarray | None]]:
+        tensors = [Tensor(a, requires_grad=k in requires) for k, a in enumerate(inputs)]
+        out = tc.conv2d(*tensors)
+        layout = out._ctx.layout
+        out.backward(upstream)
+        return layout, out.numpy(), [None if t.grad is None else t.grad.numpy() for t in tensors]
+
+    layout, out, grads = run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(winograd, "CHUNK_BYTES", 1 << 62)
+        _, expected_out, expected = run()
+    assert layout == "winograd"
+    np.testing.assert_allclose(out, expected_out, rtol=1e-12, atol=1e-12)
+    for k, (mine, reference) in enumerate(zip(grads, expected, strict=True)):
+        assert (mine is None) == (k not in requires) == (reference is None)
+        if mine is not None:
+            np.testing.assert_allclose(mine, reference, rtol=1e-12, atol=1e-12)
 
 
 # ---------------------------------------------------------------------- where it is chosen

@@ -109,15 +109,18 @@ class _Saved:
     data, which the weight-gradient op also takes as a Tensor input), and they are only read
     by the kernel ops' forwards inside that node's backward; :meth:`forget` drops them after.
     It also keeps the upstream gradient's matrix form, computed once for the three kernels,
-    and the columns layout's bias gradient, which comes out of the weight gradient's product.
+    and a gradient one kernel computed along with its own for a later one (the columns
+    layout's bias gradient comes out of the weight gradient's product; the Winograd layout
+    computes the input gradient beside the weight gradient).
     """
 
-    __slots__ = ("_bias_g", "_bias_grad", "_g", "_g_matrix", "layout", "node")
+    __slots__ = ("_g", "_g_matrix", "_kept", "layout", "node")
 
     def __init__(self, node: Conv2d) -> None:
         self.node: Conv2d | None = node
         self.layout = node.layout
-        self._g = self._g_matrix = self._bias_g = self._bias_grad = None
+        self._g = self._g_matrix = None
+        self._kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def g_matrix(self, g: np.ndarray) -> np.ndarray:
         """The layout's matrix form of the upstream gradient ``g`` (computed once per g)."""
@@ -125,14 +128,18 @@ class _Saved:
             self._g, self._g_matrix = g, _LAYOUTS[self.layout].g_matrix(g)
         return self._g_matrix
 
-    def keep_bias_grad(self, g: np.ndarray, grad_b: np.ndarray) -> None:
-        self._bias_g, self._bias_grad = g, grad_b
+    def keep(self, kind: str, g: np.ndarray, grad: np.ndarray) -> None:
+        """Keep the ``kind`` gradient ("bias", "input") computed for upstream ``g``."""
+        self._kept[kind] = (g, grad)
 
-    def bias_grad_for(self, g: np.ndarray) -> np.ndarray | None:
-        return self._bias_grad if self._bias_g is g else None
+    def kept(self, kind: str, g: np.ndarray) -> np.ndarray | None:
+        """The ``kind`` gradient kept for this very ``g``, else None."""
+        upstream, grad = self._kept.get(kind, (None, None))
+        return grad if upstream is g else None
 
     def forget(self) -> None:
-        self.node = self._g = self._g_matrix = self._bias_g = self._bias_grad = None
+        self.node = self._g = self._g_matrix = None
+        self._kept = {}
 
     def __repr__(self) -> str:
         return self.layout
@@ -441,12 +448,12 @@ class _ColumnsLayout:
         patch_size = c * kh * kw
         grad_wb = _columns_weight_product(node.columns_matrix, g)  # (O, ps [+ 1])
         if len(node.inputs) == 3:
-            saved.keep_bias_grad(g, grad_wb[:, patch_size].copy())
+            saved.keep("bias", g, grad_wb[:, patch_size].copy())
         return np.ascontiguousarray(grad_wb[:, :patch_size]).reshape(o, c, kh, kw)
 
     @staticmethod
     def bias_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
-        grad_b = saved.bias_grad_for(g)
+        grad_b = saved.kept("bias", g)
         if grad_b is None:  # no weight gradient was asked for: the same product
             columns_matrix = saved.node.columns_matrix
             grad_b = _columns_weight_product(columns_matrix, g)[:, -1].copy()
@@ -602,7 +609,9 @@ class _WinogradLayout:
     smaller copy of the input. Saves the transformed tiles and filters for backward, and the
     padded input and weight rows for the rows kernels, which backward uses when the upstream
     gradient holds an infinity or NaN (Winograd's transforms would spread it over its tile).
-    The output is an NCHW view of channels-last memory, as the rows layout's.
+    Its weight gradient computes the input gradient too when that is needed (one pass over
+    chunks of images, sharing each chunk's transformed gradient), kept for the input
+    gradient's op. The output is an NCHW view of channels-last memory, as the rows layout's.
     """
 
     @staticmethod
@@ -617,25 +626,29 @@ class _WinogradLayout:
         out_hw = conv_output_size(x.shape, (3, 3), stride, padding)
         node.padded = winograd.padded_for_tiles(x, padding, out_hw)
         node.w_rows = w.transpose(0, 2, 3, 1).reshape(w.shape[0], 9 * x.shape[1])
-        node.tiles = winograd.transformed_tiles(node.padded)
-        node.filters = winograd.transformed_filters(w)
-        out = winograd.convolve(node.tiles, node.filters, x.shape[0], out_hw)
+        out, node.tiles, node.filters = winograd.convolve(node.padded, w, out_hw)
         if b is not None:
             out += b
         return out.transpose(0, 3, 1, 2)
 
     @staticmethod
     def g_matrix(g: np.ndarray) -> np.ndarray | None:
-        """The upstream gradient's tiles dM, or None when g is not finite (rows kernels)."""
-        return winograd.gradient_tiles(g) if _all_finite(g) else None
+        """g itself, or None when it is not finite (backward then takes the rows kernels)."""
+        return g if _all_finite(g) else None
 
     @staticmethod
     def weight_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
-        node, dm = saved.node, saved.g_matrix(g)
-        if dm is None:  # (its windows lie in the top left of the tiles' larger buffer)
+        node = saved.node
+        if saved.g_matrix(g) is None:  # (its windows lie in the top left of the larger buffer)
             rows = _RowsLayout.g_matrix(g)
             return _rows_weight_grad(node.padded, rows, node.inputs[1].shape, (1, 1), g.shape)
-        return winograd.weight_grad(node.tiles, dm)
+        with_input = node.needs_input_grad[0]
+        grad_w, grad_padded = winograd.gradients(
+            g, node.tiles, node.filters, node.padded.shape, padded_input=with_input
+        )
+        if with_input:
+            saved.keep("input", g, _WinogradLayout.crop(node, grad_padded))
+        return grad_w
 
     @staticmethod
     def bias_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
@@ -643,17 +656,29 @@ class _WinogradLayout:
 
     @staticmethod
     def input_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
-        node, dm = saved.node, saved.g_matrix(g)
-        n, c, h, width = node.inputs[0].shape
-        (ph, pw) = node.attrs["padding"]
-        if dm is None:
+        node = saved.node
+        kept = saved.kept("input", g)
+        if kept is not None:
+            return kept
+        if saved.g_matrix(g) is None:
+            n, c, h, width = node.inputs[0].shape
+            ph, pw = node.attrs["padding"]
             padded_shape = (n, h + 2 * ph, width + 2 * pw, c)
             return _rows_input_grad(
                 _RowsLayout.g_matrix(g), node.w_rows, padded_shape, node.inputs[1].shape,
                 (1, 1), (ph, pw), g.shape,
             )  # fmt: skip
-        padded = winograd.input_grad(dm, node.filters, node.padded.shape)
-        return padded[:, ph : ph + h, pw : pw + width].transpose(0, 3, 1, 2)
+        _, grad_padded = winograd.gradients(
+            g, node.tiles, node.filters, node.padded.shape, weight=False
+        )
+        return _WinogradLayout.crop(node, grad_padded)
+
+    @staticmethod
+    def crop(node: Conv2d, grad_padded: np.ndarray) -> np.ndarray:
+        """The input's (N, C, H, W) gradient: a view of the padded input's gradient."""
+        h, width = node.inputs[0].shape[2:]
+        ph, pw = node.attrs["padding"]
+        return grad_padded[:, ph : ph + h, pw : pw + width].transpose(0, 3, 1, 2)
 
 
 _LAYOUTS = {

@@ -27,9 +27,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from tinygrad_cnn.ops.window import image_chunks
+
 TILE = 4  # outputs along each side of a tile
 SPAN = TILE + 2  # input pixels along each side of a tile: TILE windows of 3
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # the ones its rounding suits
+# A chunk of images' per-position products at most (4 MiB: LeNet's conv2 at batch 256 in
+# six chunks, its backward 5-15 % faster than in one; docs/performance.md).
+CHUNK_BYTES = 4 << 20
 
 # The 1-D transforms of F(4, 3) at the points 0, 1, -1, 2, -2 and infinity (Lavin and Gray).
 _B_T = np.array(
@@ -107,15 +112,39 @@ def transformed_filters(w: np.ndarray) -> np.ndarray:
     return (FILTER_TRANSFORM.astype(w.dtype) @ taps).reshape(SPAN * SPAN, c, o)
 
 
-def convolve(v: np.ndarray, u: np.ndarray, n: int, out_hw: tuple[int, int]) -> np.ndarray:
-    """The convolution's output, (N, OH, OW, O) channels-last, from V and U."""
+def image_chunks_of(padded_shape: tuple[int, ...], channels: int, itemsize: int) -> list[slice]:
+    """The images of a padded input in chunks whose per-position products (36 x tiles x the
+    larger channel count) stay within CHUNK_BYTES: a chunk's arrays stay in cache."""
+    n, hp, wp, c = padded_shape
+    tiles = ((hp - 2) // TILE) * ((wp - 2) // TILE)
+    return image_chunks(n, SPAN * SPAN * tiles * max(c, channels) * itemsize, CHUNK_BYTES)
+
+
+def convolve(
+    padded: np.ndarray, w: np.ndarray, out_hw: tuple[int, int]
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """The convolution of the padded input (:func:`padded_for_tiles`) with the (O, C, 3, 3)
+    filters, a chunk of images at a time (:func:`image_chunks_of`).
+
+    Returns
+    -------
+    out : (N, OH, OW, O) channels-last
+    tiles : V of each chunk, (36, tiles of the chunk, C), for backward
+    u : U (36, C, O), for backward
+    """
+    n, o = padded.shape[0], w.shape[0]
     th, tw = tile_counts(out_hw)
-    o = u.shape[2]
-    products = np.matmul(v, u)  # (36, tiles, O): one product per position
-    outputs = OUTPUT_TRANSFORM.astype(v.dtype) @ products.reshape(SPAN * SPAN, -1)
-    out = np.empty((n, th, TILE, tw, TILE, o), dtype=v.dtype)
-    out[...] = outputs.reshape(TILE, TILE, n, th, tw, o).transpose(2, 3, 0, 4, 1, 5)
-    return out.reshape(n, TILE * th, TILE * tw, o)[:, : out_hw[0], : out_hw[1]]
+    u = transformed_filters(w)
+    back = OUTPUT_TRANSFORM.astype(w.dtype)
+    out = np.empty((n, th, TILE, tw, TILE, o), dtype=w.dtype)
+    tiles = []
+    for images in image_chunks_of(padded.shape, o, padded.itemsize):
+        v = transformed_tiles(padded[images])
+        tiles.append(v)
+        products = np.matmul(v, u)  # (36, tiles, O): one product per position
+        outputs = (back @ products.reshape(SPAN * SPAN, -1)).reshape(TILE, TILE, -1, th, tw, o)
+        out[images] = outputs.transpose(2, 3, 0, 4, 1, 5)
+    return out.reshape(n, TILE * th, TILE * tw, o)[:, : out_hw[0], : out_hw[1]], tiles, u
 
 
 def gradient_tiles(g: np.ndarray) -> np.ndarray:
@@ -131,24 +160,49 @@ def gradient_tiles(g: np.ndarray) -> np.ndarray:
     return mapped.reshape(SPAN * SPAN, n * th * tw, o)
 
 
-def weight_grad(v: np.ndarray, dm: np.ndarray) -> np.ndarray:
-    """dW (O, C, 3, 3) = ``G^T (sum over tiles of V^T dM) G`` per filter."""
-    c, o = v.shape[2], dm.shape[2]
-    per_position = np.matmul(dm.transpose(0, 2, 1), v)  # (36, O, C), faster than V^T dM
-    taps = FILTER_TRANSFORM.T.astype(v.dtype) @ per_position.reshape(SPAN * SPAN, o * c)
-    return np.ascontiguousarray(taps.reshape(3, 3, o, c).transpose(2, 3, 0, 1))
+def gradients(
+    g: np.ndarray,
+    tiles: list[np.ndarray],
+    u: np.ndarray,
+    padded_shape: tuple[int, ...],
+    *,
+    weight: bool = True,
+    padded_input: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The weight gradient and the gradient of the padded input, from g (N, O, OH, OW) and
+    what :func:`convolve` returned, a chunk of images at a time, each chunk's dM shared.
+
+    Returns
+    -------
+    dW : (O, C, 3, 3) = ``G^T (sum over tiles of V^T dM) G``, or None unless ``weight``
+    d_padded : (N, 4*TH + 2, 4*TW + 2, C) channels-last, each tile's ``B (dM U^T) B^T``
+        added over the overlapping 6 x 6 blocks; None unless ``padded_input``
+    """
+    o, c = g.shape[1], u.shape[1]
+    per_position = np.zeros((SPAN * SPAN, o, c), dtype=g.dtype) if weight else None
+    grad = np.empty(padded_shape, dtype=g.dtype) if padded_input else None
+    u_t = u.transpose(0, 2, 1)
+    images_of = image_chunks_of(padded_shape, o, g.itemsize)  # (the forward's chunks)
+    for images, v in zip(images_of, tiles, strict=True):
+        dm = gradient_tiles(g[images])
+        if per_position is not None:
+            per_position += np.matmul(dm.transpose(0, 2, 1), v)  # (faster than V^T dM)
+        if grad is not None:
+            _add_blocks(grad[images], np.matmul(dm, u_t))
+    if per_position is None:
+        return None, grad
+    taps = FILTER_TRANSFORM.T.astype(g.dtype) @ per_position.reshape(SPAN * SPAN, o * c)
+    return np.ascontiguousarray(taps.reshape(3, 3, o, c).transpose(2, 3, 0, 1)), grad
 
 
-def input_grad(dm: np.ndarray, u: np.ndarray, padded_shape: tuple[int, ...]) -> np.ndarray:
-    """The gradient of the padded input (N, 4*TH + 2, 4*TW + 2, C): each tile's ``B dV B^T``
-    with ``dV = dM U^T``, added over the overlapping 6 x 6 blocks."""
-    n, hp, wp, c = padded_shape
+def _add_blocks(grad: np.ndarray, per_position: np.ndarray) -> None:
+    """Write into ``grad`` (images, 4*TH + 2, 4*TW + 2, C) the sum of each tile's 6 x 6 block
+    ``B dV B^T``, from dV (36, tiles, C)."""
+    n, hp, wp, c = grad.shape
     th, tw = (hp - 2) // TILE, (wp - 2) // TILE
-    per_position = np.matmul(dm, u.transpose(0, 2, 1))  # (36, tiles, C)
-    blocks = INPUT_TRANSFORM.T.astype(dm.dtype) @ per_position.reshape(SPAN * SPAN, -1)
+    blocks = INPUT_TRANSFORM.T.astype(grad.dtype) @ per_position.reshape(SPAN * SPAN, -1)
     blocks = blocks.reshape(SPAN, SPAN, n, th, tw, c)
-    grad = np.zeros(padded_shape, dtype=dm.dtype)
+    grad[...] = 0
     for i in range(SPAN):
         for j in range(SPAN):
             grad[:, i : i + TILE * th : TILE, j : j + TILE * tw : TILE] += blocks[i, j]
-    return grad
