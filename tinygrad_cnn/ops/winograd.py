@@ -19,7 +19,9 @@ product. Backward is the same linear maps transposed: the upstream gradient's ti
 and the input gradient ``B (dM U^T) B^T``, added back over the overlapping 6 x 6 blocks.
 
 Arrays are channels-last: the padded input (N, 4*TH + 2, 4*TW + 2, C) with TH x TW tiles
-per image, V (36, N*TH*TW, C), U (36, C, O), dM (36, N*TH*TW, O).
+per image, V (36, N*TH*TW, C), U (36, C, O), dM (36, N*TH*TW, O). Forward and backward run
+over chunks of images (:func:`image_chunks_of`), so that one chunk's V, products and dM
+stay in cache between the steps that read them; V is kept per chunk for backward.
 """
 
 from __future__ import annotations
