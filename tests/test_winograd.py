@@ -125,6 +125,7 @@ def test_winograd_in_chunks_of_images_equals_one_chunk(requires: tuple[int, ...]
     gradient when both are, alone otherwise)."""
     inputs, upstream = _chunked_case()
     assert len(winograd.image_chunks_of((len(upstream), 14, 14, 32), 64, 8)) == 2
+    assert len(winograd.image_chunks_of((len(upstream) - 1, 14, 14, 32), 64, 8)) == 1
 
     def run() -> tuple[str, np.ndarray, list[np.ndarray | None]]:
         tensors = [Tensor(a, requires_grad=k in requires) for k, a in enumerate(inputs)]
