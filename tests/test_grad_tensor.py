@@ -316,3 +316,16 @@ def test_round_and_abs_match_torch() -> None:
         Tensor([1, 2]).round(2)
     with pytest.raises(TypeError, match="round: decimals must be an int, got float"):
         Tensor([1.0]).round(1.5)
+
+
+def test_grad_of_one_output_listed_twice_sums_its_upstream_gradients_as_torch() -> None:
+    """``grad([y, y], x, [g1, g2])`` is the gradient of ``<y, g1 + g2>``, as in PyTorch."""
+    torch = pytest.importorskip("torch")
+    x = _leaf(np.float64, 15)
+    g1, g2 = np.full(x.shape, 2.0), np.arange(12.0).reshape(x.shape)
+    y = x * x
+    (ours,) = tc.autograd.grad([y, y], [x], [g1, g2])
+    tx = torch.tensor(x.data, requires_grad=True)
+    ty = tx * tx
+    (theirs,) = torch.autograd.grad([ty, ty], [tx], [torch.tensor(g1), torch.tensor(g2)])
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
