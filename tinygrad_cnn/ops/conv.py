@@ -57,7 +57,6 @@ class Conv2d(Function):
 
     * ``"winograd"`` (3x3 filters at stride 1, many channels, :class:`_WinogradLayout`):
       no patch matrix, Winograd's F(4x4, 3x3) with 4x fewer multiplications;
-
     * ``"rows"`` (many channels, :class:`_RowsLayout`): patches from channels-last memory;
     * ``"columns"`` (few channels, :class:`_ColumnsLayout`): transposed patches from NCHW
       memory;
@@ -639,8 +638,8 @@ class _WinogradLayout:
     @staticmethod
     def weight_grad(saved: _Saved, g: np.ndarray) -> np.ndarray:
         node = saved.node
-        if saved.g_matrix(g) is None:  # (its windows lie in the top left of the larger buffer)
-            rows = _RowsLayout.g_matrix(g)
+        if saved.g_matrix(g) is None:  # the rows kernel, on the tiles' larger padded input
+            rows = _RowsLayout.g_matrix(g)  # (its windows lie in that buffer's top left)
             return _rows_weight_grad(node.padded, rows, node.inputs[1].shape, (1, 1), g.shape)
         with_input = node.needs_input_grad[0]
         grad_w, grad_padded = winograd.gradients(
