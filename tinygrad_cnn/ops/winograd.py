@@ -75,6 +75,11 @@ def tile_counts(out_hw: tuple[int, int]) -> tuple[int, int]:
     return -(-out_hw[0] // TILE), -(-out_hw[1] // TILE)
 
 
+def _tiles_of(padded_shape: tuple[int, ...]) -> tuple[int, int]:
+    """Tiles along the height and the width of a (N, 4*TH + 2, 4*TW + 2, C) padded input."""
+    return (padded_shape[1] - 2) // TILE, (padded_shape[2] - 2) // TILE
+
+
 def padded_for_tiles(
     x: np.ndarray, padding: tuple[int, int], out_hw: tuple[int, int]
 ) -> np.ndarray:
@@ -93,8 +98,8 @@ def padded_for_tiles(
 
 def transformed_tiles(padded: np.ndarray) -> np.ndarray:
     """V (36, N*TH*TW, C): every tile's 6 x 6 input block d as ``B^T d B``."""
-    n, hp, wp, c = padded.shape
-    th, tw = (hp - 2) // TILE, (wp - 2) // TILE
+    n, _, _, c = padded.shape
+    th, tw = _tiles_of(padded.shape)
     bn, bh, bw, bc = padded.strides
     blocks = as_strided(
         padded,
@@ -117,9 +122,9 @@ def transformed_filters(w: np.ndarray) -> np.ndarray:
 def image_chunks_of(padded_shape: tuple[int, ...], channels: int, itemsize: int) -> list[slice]:
     """The images of a padded input in chunks whose per-position products (36 x tiles x the
     larger channel count) stay within CHUNK_BYTES: a chunk's arrays stay in cache."""
-    n, hp, wp, c = padded_shape
-    tiles = ((hp - 2) // TILE) * ((wp - 2) // TILE)
-    return image_chunks(n, SPAN * SPAN * tiles * max(c, channels) * itemsize, CHUNK_BYTES)
+    n, _, _, c = padded_shape
+    th, tw = _tiles_of(padded_shape)
+    return image_chunks(n, SPAN * SPAN * th * tw * max(c, channels) * itemsize, CHUNK_BYTES)
 
 
 def convolve(
@@ -200,8 +205,8 @@ def gradients(
 def _add_blocks(grad: np.ndarray, per_position: np.ndarray) -> None:
     """Write into ``grad`` (images, 4*TH + 2, 4*TW + 2, C) the sum of each tile's 6 x 6 block
     ``B dV B^T``, from dV (36, tiles, C)."""
-    n, hp, wp, c = grad.shape
-    th, tw = (hp - 2) // TILE, (wp - 2) // TILE
+    n, _, _, c = grad.shape
+    th, tw = _tiles_of(grad.shape)
     blocks = INPUT_TRANSFORM.T.astype(grad.dtype) @ per_position.reshape(SPAN * SPAN, -1)
     blocks = blocks.reshape(SPAN, SPAN, n, th, tw, c)
     grad[...] = 0
